@@ -1,0 +1,167 @@
+// Generator: prompt → tokens on a ModelRunner. Prefix reuse (only the tokens after the shared prefix with the
+// cached sequence are prefilled), chunked prefill, greedy / top-p sampling, stop sequences, EOS, max tokens,
+// cancellation between tokens, and a routing trace for every prompt and generated token.
+import { Detokenizer } from './tokenizer';
+import type { CompleteRequest, CompleteResult, FinishReason, RoutingTrace, TokenTrace } from './protocol';
+import type { ModelRunner, StepResult } from './runner';
+import { sample, seededRandom } from './sampling';
+import { StopFilter } from './stops';
+
+export interface GenerateHooks {
+  /** Polled before every forward step after the first token: true stops the request (reason 'cancelled'). */
+  isCancelled?: () => boolean;
+  /** Each generated token, with the completion text that became safe to show (stop text held back). */
+  onToken?: (token: TokenTrace, text: string) => void;
+}
+
+/** Build routing of one position from its [L, 2] router_probs row. Decisions are recomputed exactly in float32. */
+export function routing(id: number, text: string, probs: Float32Array, threshold: number): RoutingTrace {
+  const L = probs.length / 2, thr = Math.fround(threshold);
+  const pAttn = new Float32Array(L), pMlp = new Float32Array(L), attn = new Uint8Array(L), mlp = new Uint8Array(L);
+  for (let l = 0; l < L; l++) {
+    pAttn[l] = probs[2 * l]; pMlp[l] = probs[2 * l + 1];
+    attn[l] = pAttn[l] >= thr ? 1 : 0; mlp[l] = pMlp[l] >= thr ? 1 : 0;
+  }
+  return { id, text, attn, mlp, pAttn, pMlp };
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+export class Generator {
+  /** Token ids whose K/V are in the cache (always runner.cache.length long) and their router probs rows. */
+  private seq: number[] = [];
+  private seqProbs: Float32Array[] = [];
+  /** The threshold the cached K/V were computed under: other thresholds give other hidden states, so no reuse. */
+  private seqThreshold = NaN;
+
+  constructor(readonly runner: ModelRunner, readonly prefillChunk = 256) {
+    if (!(prefillChunk >= 1)) throw new Error(`prefillChunk must be >= 1, got ${prefillChunk}`);
+  }
+
+  /** Prompt ids: `prompt`, or `prefix` (FIM prefix-suffix-middle when the vocabulary has FIM tokens). */
+  promptIds(req: CompleteRequest): number[] {
+    const tok = this.runner.tokenizer, st = this.runner.manifest.special_tokens;
+    if (req.prompt !== undefined && req.prefix !== undefined) throw new Error('give either prompt or prefix, not both');
+    const fim = st.fim ? fimIds(st.fim) : undefined;
+    let ids: number[];
+    if (req.prefix !== undefined && req.suffix !== undefined && fim) {
+      ids = [fim.prefix, ...tok.encode(req.prefix), fim.suffix, ...tok.encode(req.suffix), fim.middle];
+    } else {
+      // Without FIM tokens the model only sees the text before the cursor; the suffix cannot be used.
+      ids = tok.encode(req.prompt ?? req.prefix ?? '');
+    }
+    // An empty document still needs one token to predict from.
+    return ids.length > 0 ? ids : [st.bos_id ?? st.eos_id];
+  }
+
+  /** Forget the cached sequence (the next request prefills from scratch). */
+  reset(): void {
+    this.runner.cache.truncate(0);
+    this.seq = []; this.seqProbs = []; this.seqThreshold = NaN;
+  }
+
+  async complete(req: CompleteRequest, hooks: GenerateHooks = {}): Promise<CompleteResult> {
+    const started = performance.now();
+    const m = this.runner.manifest;
+    const maxTokens = req.maxTokens ?? 32;
+    const threshold = req.threshold ?? m.router.threshold_default;
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`maxTokens must be a positive integer, got ${maxTokens}`);
+    if (typeof threshold !== 'number' || !(threshold >= 0)) throw new Error(`threshold must be a number >= 0, got ${threshold}`);
+    if (maxTokens >= m.dims.max_positions) throw new Error(`maxTokens must be below the model's ${m.dims.max_positions} positions`);
+    let ids = this.promptIds(req);
+    // Keep the end of a prompt that would not leave room for the completion (the cursor end matters most).
+    if (ids.length + maxTokens > m.dims.max_positions) ids = ids.slice(ids.length - (m.dims.max_positions - maxTokens));
+
+    // ---- prefill, reusing the cached prefix ----
+    let common = 0;
+    if (req.reusePrefix !== false && Math.fround(threshold) === Math.fround(this.seqThreshold)) {
+      const limit = Math.min(this.seq.length, ids.length - 1); // at least one token must run to get logits
+      while (common < limit && this.seq[common] === ids[common]) common++;
+    }
+    this.truncateTo(common);
+    this.seqThreshold = threshold;
+    const prefillStart = performance.now();
+    let last: StepResult | undefined;
+    for (let at = common; at < ids.length; at += this.prefillChunk) {
+      const chunk = ids.slice(at, at + this.prefillChunk);
+      last = await this.feed(chunk, threshold);
+    }
+    const prefillMs = performance.now() - prefillStart;
+
+    // ---- decode ----
+    const tok = this.runner.tokenizer;
+    const detok = new Detokenizer(tok, ids);
+    const stops = new StopFilter(req.stop ?? []);
+    const rand = seededRandom(req.seed ?? 0);
+    const sampling = { temperature: req.temperature ?? 0, topP: req.topP ?? 1 };
+    const tokens: TokenTrace[] = [];
+    let finish: FinishReason = 'length';
+    let decodeMs = 0, decodeTokens = 0;
+    let step = last as StepResult;
+    let producer = this.seqProbs[this.seqProbs.length - 1];
+    let stepMs = prefillMs;
+    for (;;) {
+      const next = sample(step.logits.subarray(step.logits.length - m.dims.vocab), sampling, rand);
+      const isEos = next === m.special_tokens.eos_id;
+      const piece = isEos ? '' : detok.push(next);
+      const trace: TokenTrace = { ...routing(next, piece, producer, threshold), ms: stepMs };
+      tokens.push(trace);
+      const shown = stops.push(piece);
+      if (isEos) finish = 'eos';
+      else if (stops.stopped) finish = 'stop';
+      hooks.onToken?.(trace, shown);
+      if (finish !== 'length' || tokens.length >= maxTokens) break;
+      // Let a cancel message reach the worker's event loop, then honour it before spending another step.
+      await yieldToEventLoop();
+      if (hooks.isCancelled?.()) { finish = 'cancelled'; break; }
+      step = await this.feed([next], threshold);
+      producer = this.seqProbs[this.seqProbs.length - 1];
+      stepMs = step.ms;
+      decodeMs += step.ms; decodeTokens++;
+    }
+    if (finish !== 'stop') {
+      // Text held back (an unfinished character, a possible stop start) belongs to the completion after all;
+      // streaming consumers get it with the result (`text` is the authority).
+      const tail = detok.flush();
+      tokens[tokens.length - 1].text += tail;
+      stops.push(tail);
+      stops.flush();
+    }
+    const prompt = this.promptTraces(ids, threshold);
+    return {
+      text: stops.emitted, tokens, prompt, finishReason: finish, threshold,
+      timings: {
+        reusedTokens: common, prefillTokens: ids.length - common, prefillMs, decodeTokens, decodeMs,
+        decodeTokPerS: decodeTokens > 0 ? (decodeTokens * 1000) / decodeMs : NaN, totalMs: performance.now() - started,
+      },
+    };
+  }
+
+  /** Run `chunk` after the cached sequence and remember its ids and router probs rows. */
+  private async feed(chunk: number[], threshold: number): Promise<StepResult> {
+    const r = await this.runner.step(chunk, threshold, 1);
+    const row = this.runner.layers * 2;
+    for (let i = 0; i < chunk.length; i++) {
+      this.seq.push(chunk[i]);
+      this.seqProbs.push(r.routerProbs.slice(i * row, (i + 1) * row));
+    }
+    return r;
+  }
+
+  private truncateTo(n: number): void {
+    this.runner.cache.truncate(n);
+    this.seq.length = n;
+    this.seqProbs.length = n;
+  }
+
+  private promptTraces(ids: number[], threshold: number): RoutingTrace[] {
+    const pieces = this.runner.tokenizer.pieces(ids);
+    return ids.map((id, i) => routing(id, pieces[i], this.seqProbs[i], threshold));
+  }
+}
+
+function fimIds(fim: Record<string, number>): { prefix: number; suffix: number; middle: number } | undefined {
+  const find = (part: string) => Object.entries(fim).find(([k]) => k.includes(part))?.[1];
+  const prefix = find('prefix'), suffix = find('suffix'), middle = find('middle');
+  return prefix !== undefined && suffix !== undefined && middle !== undefined ? { prefix, suffix, middle } : undefined;
+}
