@@ -1,0 +1,61 @@
+// The slice of the engine (extension/engine EngineClient) that the host-side code relies on. Written against the
+// engine contract in docs/ARCHITECTURE.md §3 so unit tests can pass a fake and the real EngineClient satisfies it.
+// vscode-free.
+
+/** One generated token with its routing decisions: attn[l] / mlp[l] = 1 when that sublayer executed. */
+export interface TokenTrace {
+  id: number;
+  text: string;
+  attn: ArrayLike<number>;
+  mlp: ArrayLike<number>;
+  pAttn: ArrayLike<number>;
+  pMlp: ArrayLike<number>;
+  ms: number;
+}
+
+export interface CompleteRequest {
+  prompt?: string;
+  prefix?: string;
+  suffix?: string;
+  maxTokens: number;
+  threshold: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+}
+
+export interface CompleteOptions {
+  signal?: AbortSignal;
+  onToken?: (t: TokenTrace) => void;
+}
+
+export interface CompleteResult {
+  text: string;
+  tokens: TokenTrace[];
+  /** Prompt tokens processed (after prefix reuse), when the engine reports it. */
+  promptTokens?: number;
+  reusedTokens?: number;
+  prefillMs?: number;
+  decodeMs?: number;
+  totalMs?: number;
+  stopReason?: string;
+}
+
+/** Model dimensions the UI needs to express "fraction of weights read" (from the engine's manifest). */
+export interface ModelShape {
+  layers: number;
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  tiedEmbeddings?: boolean;
+  specialTokens?: string[];
+  name?: string;
+}
+
+export interface CompletionEngine {
+  complete(req: CompleteRequest, opts?: CompleteOptions): Promise<CompleteResult>;
+}

@@ -1,0 +1,87 @@
+// Multi-line policy for inline suggestions: one line when the cursor is mid-line, otherwise stop at a blank line,
+// at a dedent below the cursor's block, after a closing line that ends the block, at maxLines; and never repeat the
+// text that already follows the cursor. `shouldStop` applies the same rules to a partial stream so generation can be
+// aborted early. vscode-free.
+
+export interface PolicyContext {
+  /** Text of the cursor's line before the cursor. */
+  linePrefix: string;
+  /** Text of the cursor's line after the cursor. */
+  lineSuffix: string;
+  /** Lines of the document after the cursor's line (a few are enough). */
+  nextLines: readonly string[];
+  maxLines: number;
+}
+
+export interface CutResult {
+  text: string;
+  /** True when a rule cut the text (as opposed to the text simply ending). */
+  cut: boolean;
+  reason?: 'single-line' | 'blank-line' | 'dedent' | 'block-end' | 'repeats-suffix' | 'max-lines';
+}
+
+const indentOf = (line: string): number => {
+  let n = 0;
+  for (const ch of line) { if (ch === ' ') n += 1; else if (ch === '\t') n += 4; else break; }
+  return n;
+};
+const CLOSER = /^\s*([}\])]|end\b|fi\b|done\b|esac\b)/;
+
+function finish(lines: string[], cut: boolean, reason?: CutResult['reason']): CutResult {
+  const text = lines.join('\n').replace(/\s+$/, '');
+  return { text, cut, reason: cut ? reason : undefined };
+}
+
+/** Applies the policy to a (possibly partial) completion; with `completeLinesOnly`, the last unterminated line is
+ * judged only for what is already certain (used while streaming). */
+export function applyPolicy(completion: string, ctx: PolicyContext, completeLinesOnly = false): CutResult {
+  const lines = completion.split('\n');
+  const midLine = ctx.lineSuffix.trim().length > 0;
+  if (midLine) {
+    let first = lines[0];
+    const tail = ctx.lineSuffix.trim();
+    // The model often closes what is already closed after the cursor: `foo(|)` → `a, b)`; drop the repeat.
+    if (first.trimEnd().endsWith(tail)) first = first.trimEnd().slice(0, first.trimEnd().length - tail.length);
+    return finish([first], lines.length > 1, 'single-line');
+  }
+  const base = indentOf(ctx.linePrefix);
+  const nextCode = ctx.nextLines.find((l) => l.trim() !== '');
+  const out: string[] = [lines[0]];
+  let wentDeeper = false;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    // While streaming, the last line may still grow: judge it only on what cannot change any more.
+    const complete = !completeLinesOnly || i < lines.length - 1;
+    if (line.trim() === '') {
+      if (!complete || i === lines.length - 1) break;   // a trailing newline is not a blank line
+      return finish(out, true, 'blank-line');
+    }
+    const ind = indentOf(line);
+    if (ind < base) return finish(out, true, 'dedent');
+    if (!complete) break;                       // block-end needs the whole line (`}` vs a new statement)
+    if (nextCode !== undefined && line.trim() === nextCode.trim()) return finish(out, true, 'repeats-suffix');
+    if (ind === base && wentDeeper) {
+      if (CLOSER.test(line)) out.push(line);    // `}` / `end` closes the block the suggestion opened: keep it
+      return finish(out, true, 'block-end');
+    }
+    if (ind > base) wentDeeper = true;
+    if (out.length >= ctx.maxLines) return finish(out, true, 'max-lines');
+    out.push(line);
+  }
+  if (completeLinesOnly) return { text: completion, cut: false };
+  return finish(out, false);
+}
+
+/** True once the streamed text can no longer change the final suggestion, so the engine may be stopped. */
+export function shouldStop(partial: string, ctx: PolicyContext): boolean {
+  return applyPolicy(partial, ctx, true).cut;
+}
+
+/** Context from the document text around the cursor (prefix = everything before it, suffix = everything after). */
+export function policyContext(prefix: string, suffix: string, maxLines: number): PolicyContext {
+  const nl = prefix.lastIndexOf('\n');
+  const end = suffix.indexOf('\n');
+  const lineSuffix = end < 0 ? suffix : suffix.slice(0, end);
+  const rest = end < 0 ? [] : suffix.slice(end + 1).split('\n', 8);
+  return { linePrefix: prefix.slice(nl + 1), lineSuffix, nextLines: rest, maxLines };
+}

@@ -1,0 +1,38 @@
+// A scripted CompletionEngine for unit tests: streams given token texts with a delay, honours the abort signal the
+// way EngineClient does (stops before the next token), and records every request and whether it was aborted.
+import type { CompleteRequest, CompleteResult, CompletionEngine, CompleteOptions, TokenTrace } from '../../../extension/completion/engineApi';
+
+export interface ConcreteTrace extends TokenTrace { attn: Uint8Array; mlp: Uint8Array; pAttn: Float32Array; pMlp: Float32Array }
+
+export function trace(text: string, id = 1, layers = 4, skipEvery = 2): ConcreteTrace {
+  const attn = new Uint8Array(layers), mlp = new Uint8Array(layers);
+  const pAttn = new Float32Array(layers), pMlp = new Float32Array(layers);
+  for (let l = 0; l < layers; l++) {
+    attn[l] = l % skipEvery === 0 ? 0 : 1; mlp[l] = 1;
+    pAttn[l] = attn[l] ? 0.9 : 0.1; pMlp[l] = 0.8;
+  }
+  return { id, text, attn, mlp, pAttn, pMlp, ms: 10 };
+}
+
+export class FakeEngine implements CompletionEngine {
+  requests: CompleteRequest[] = [];
+  aborted = 0;
+  finished = 0;
+  constructor(public script: (req: CompleteRequest) => string[], public stepMs = 5, public fail?: string) {}
+
+  async complete(req: CompleteRequest, opts: CompleteOptions = {}): Promise<CompleteResult> {
+    this.requests.push(req);
+    if (this.fail) throw new Error(this.fail);
+    const tokens: TokenTrace[] = [];
+    for (const [i, text] of this.script(req).entries()) {
+      await new Promise((r) => setTimeout(r, this.stepMs));
+      if (opts.signal?.aborted) { this.aborted += 1; break; }
+      if (tokens.length >= req.maxTokens) break;
+      const t = trace(text, i + 10);
+      tokens.push(t);
+      opts.onToken?.(t);
+    }
+    this.finished += 1;
+    return { text: tokens.map((t) => t.text).join(''), tokens, totalMs: tokens.length * this.stepMs };
+  }
+}

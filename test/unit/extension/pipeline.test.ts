@@ -1,0 +1,103 @@
+// The completion pipeline with a scripted engine: debounce, cancellation reaching the engine, a burst of requests
+// returning nothing stale, cache hits without the engine, early stop by the multi-line policy, errors.
+import * as assert from 'node:assert';
+import { CompletionPipeline, type EditorRequest } from '../../../extension/completion/pipeline';
+import { DEFAULTS, type SkipgptSettings } from '../../../extension/completion/settings';
+import { FakeEngine } from './fakeEngine';
+
+const req = (prefix: string, suffix = '', manual = false): EditorRequest => ({ doc: 'file:///a.py', prefix, suffix, languageId: 'python', manual });
+
+function setup(engine: FakeEngine | undefined, over: Partial<SkipgptSettings> = {}) {
+  const settings = { ...DEFAULTS, debounceMs: 20, ...over };
+  const generating: boolean[] = [];
+  const p = new CompletionPipeline({ engine: () => engine, settings: () => settings, specialTokens: () => ['<filename>', '<|endoftext|>'],
+    onGenerating: (g) => generating.push(g) });
+  return { p, settings, generating };
+}
+
+describe('completion pipeline', () => {
+  it('asks the engine with the prompt, threshold and stops, and returns the post-processed text', async () => {
+    const e = new FakeEngine(() => [' 1', '\n', 'y', ' = 2']);
+    const { p, generating } = setup(e, { threshold: 0.6 });
+    const out = await p.provide(req('x ='), new AbortController().signal);
+    assert.strictEqual(out.source, 'model');
+    assert.strictEqual(out.text, ' 1\ny = 2');
+    assert.strictEqual(e.requests[0].prompt, 'x =');
+    assert.strictEqual(e.requests[0].threshold, 0.6);
+    assert.ok(e.requests[0].stop?.includes('<|endoftext|>'));
+    assert.deepStrictEqual(generating, [true, false]);
+  });
+
+  it('uses threshold 0 in dense mode', async () => {
+    const e = new FakeEngine(() => ['1']);
+    const { p } = setup(e, { denseMode: true, threshold: 0.7 });
+    await p.provide(req('x = '), new AbortController().signal);
+    assert.strictEqual(e.requests[0].threshold, 0);
+  });
+
+  it('serves a repeat and a typed-into suggestion from the cache without the engine', async () => {
+    const e = new FakeEngine(() => ['return', ' x', ' * 2']);
+    const { p } = setup(e);
+    await p.provide(req('def f(x):\n    '), new AbortController().signal);
+    const again = await p.provide(req('def f(x):\n    ret'), new AbortController().signal);
+    assert.deepStrictEqual([again.source, again.text], ['cache', 'urn x * 2']);
+    assert.strictEqual(e.requests.length, 1);
+  });
+
+  it('cancelled during the debounce: the engine is never asked', async () => {
+    const e = new FakeEngine(() => ['1']);
+    const { p } = setup(e, { debounceMs: 50 });
+    const ac = new AbortController();
+    const pending = p.provide(req('x = '), ac.signal);
+    setTimeout(() => ac.abort(), 10);
+    const out = await pending;
+    assert.strictEqual(out.text, undefined);
+    assert.strictEqual(e.requests.length, 0);
+  });
+
+  it('cancellation reaches the engine mid-generation and nothing is returned', async () => {
+    const e = new FakeEngine(() => Array.from({ length: 30 }, () => 'a'), 10);
+    const { p } = setup(e, { debounceMs: 0 });
+    const ac = new AbortController();
+    const pending = p.provide(req('x = '), ac.signal);
+    setTimeout(() => ac.abort(), 35);
+    const out = await pending;
+    assert.deepStrictEqual([out.text, out.reason], [undefined, 'cancelled']);
+    assert.strictEqual(e.aborted, 1);
+  });
+
+  it('a burst of keystrokes: only the latest request yields a suggestion, earlier generations are aborted', async () => {
+    const e = new FakeEngine((r) => [`<${r.prompt}>`, ' more', ' text'], 8);
+    const { p } = setup(e, { debounceMs: 5 });
+    const prefixes = ['a', 'ab', 'abc', 'abcd', 'abcde'];
+    const outs = await Promise.all(prefixes.map((x, i) => new Promise((r) => setTimeout(r, i * 12))
+      .then(() => p.provide(req(x), new AbortController().signal))));
+    const shown = outs.filter((o) => o.text !== undefined);
+    assert.strictEqual(shown.length, 1);
+    assert.strictEqual(shown[0].text, '<abcde> more text');
+    for (const o of outs.slice(0, -1)) assert.ok(['superseded', 'cancelled'].includes(o.reason ?? ''), String(o.reason));
+  });
+
+  it('stops the engine early once the multi-line policy has its answer', async () => {
+    const e = new FakeEngine(() => ['\n', '    return x', '\n', '\n', 'def', ' g', '():', ' pass', ' more'], 3);
+    const { p } = setup(e, { debounceMs: 0 });
+    const out = await p.provide(req('def f(x):'), new AbortController().signal);
+    assert.strictEqual(out.text, '\n    return x');
+    assert.strictEqual(e.aborted, 1, 'engine aborted by the policy');
+    assert.ok((out.result?.tokens.length ?? 99) <= 5, `tokens generated: ${out.result?.tokens.length}`);
+  });
+
+  it('reports no engine and engine errors instead of throwing', async () => {
+    const none = setup(undefined, { debounceMs: 0 });
+    assert.strictEqual((await none.p.provide(req('x'), new AbortController().signal)).reason, 'no-engine');
+    const bad = setup(new FakeEngine(() => [], 1, 'worker crashed'), { debounceMs: 0 });
+    const out = await bad.p.provide(req('x'), new AbortController().signal);
+    assert.deepStrictEqual([out.text, out.reason], [undefined, 'worker crashed']);
+  });
+
+  it('returns nothing for an empty or whitespace completion', async () => {
+    const { p } = setup(new FakeEngine(() => ['  ', '\n']), { debounceMs: 0 });
+    const out = await p.provide(req('x = 1\n'), new AbortController().signal);
+    assert.deepStrictEqual([out.text, out.reason], [undefined, 'empty']);
+  });
+});
