@@ -1,0 +1,103 @@
+"""Applies a training delta folder (training/deltas/<name>/) to a base model: checks it was made for this base,
+loads routers.safetensors into SkipLlama and merges the peft LoRA adapter into the weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+
+from ..model import SkipLlama
+from .manifest import Delta
+
+
+class BuildError(Exception):
+    """The build cannot proceed; the message says what is wrong and what to do."""
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_delta_config(folder: Path) -> dict:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BuildError(f"deltas folder {folder} not found; pass a folder made by `python -m skipgpt train` "
+                         "(training/deltas/<name>/)")
+    cfg_path = folder / "config.json"
+    if not cfg_path.is_file():
+        raise BuildError(f"{folder} has no config.json; it is not a SkipGPT deltas folder")
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except ValueError as e:
+        raise BuildError(f"{cfg_path} is not valid JSON ({e})") from e
+    if cfg.get("format") != "skipgpt-deltas" or cfg.get("version") != 1:
+        raise BuildError(f"{cfg_path}: format {cfg.get('format')!r} version {cfg.get('version')!r} is not "
+                         "'skipgpt-deltas' version 1; retrain with this toolkit")
+    if not (folder / "routers.safetensors").is_file() and not (folder / "lora").is_dir():
+        raise BuildError(f"{folder} has neither routers.safetensors nor lora/: nothing to apply")
+    return cfg
+
+
+def check_base_match(cfg: dict, base_info: dict, folder: Path) -> None:
+    """Refuse deltas trained on another base: compare the recorded sha256 of each base file and the dims."""
+    want = cfg.get("base") or {}
+    want_sha, have_sha = want.get("sha256") or {}, base_info.get("sha256") or {}
+    if want_sha and have_sha and want_sha != have_sha:
+        raise BuildError(f"deltas {folder} were trained on base {want.get('name')!r} (sha256 "
+                         f"{sorted(want_sha.values())[0][:12]}…) but the base given is {base_info.get('name')!r} "
+                         f"(sha256 {sorted(have_sha.values())[0][:12]}…); build with the matching --base")
+    want_dims, have_dims = want.get("dims") or {}, base_info.get("dims") or {}
+    diff = {k: (want_dims[k], have_dims[k]) for k in want_dims if k in have_dims and want_dims[k] != have_dims[k]}
+    if diff:
+        raise BuildError(f"deltas {folder} do not fit the base model: dims (deltas, base) differ: {diff}")
+    if not want_sha:
+        print(f"warning: {folder}/config.json records no base sha256; cannot verify the base", flush=True)
+
+
+def apply_deltas(skip: SkipLlama, folder: Path, log=print) -> list[Delta]:
+    """Load routers and merge LoRA into skip.base in place; returns provenance entries (file name + sha256)."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    cfg = read_delta_config(folder)
+    kind = (cfg.get("training") or {}).get("kind", "routed")
+    if kind == "static":
+        raise BuildError(f"{folder} is a static (ShortGPT-style) baseline; exporting static masks is not supported")
+    used = []
+    routers = folder / "routers.safetensors"
+    if routers.is_file():
+        sd = load_file(str(routers))
+        try:
+            skip.load_router_state_dict(sd)
+        except ValueError as e:
+            raise BuildError(f"{routers}: {e}") from e
+        used.append(Delta(f"{folder.name}/routers.safetensors", sha256_of(routers)))
+        log(f"routers: loaded {len(sd)} tensors from {routers}")
+    else:
+        # LoRA-only (dense) deltas: routers that always execute, so the graph equals the dense model.
+        with torch.no_grad():
+            for r in skip.routers:
+                for lin in (r.attn, r.mlp):
+                    lin.weight.zero_()
+                    lin.bias.copy_(torch.tensor([30.0, -30.0]))
+        log("routers: none in deltas; exporting always-execute routers (dense model)")
+    lora = folder / "lora"
+    if lora.is_dir():
+        from peft import PeftModel
+
+        try:
+            peft_model = PeftModel.from_pretrained(skip.base, str(lora))
+        except Exception as e:  # noqa: BLE001 - peft errors are long; name the folder and the cause
+            raise BuildError(f"could not load LoRA adapter {lora}: {type(e).__name__}: {e}") from e
+        skip.base = peft_model.merge_and_unload().float().eval()
+        weights = next(iter(sorted(lora.glob("adapter_model.*"))), None)
+        used.append(Delta(f"{folder.name}/lora", sha256_of(weights) if weights else ""))
+        log(f"lora: merged {lora}")
+    return used
