@@ -53,10 +53,11 @@ export class EngineClient extends EventEmitter {
   complete(request: CompleteRequest, hooks: CompleteHooks = {}): Promise<CompleteResult> {
     const id = this.nextId++;
     const { signal, onToken } = hooks;
-    if (signal?.aborted) this.post({ type: 'cancel', id }); // still sent, answered at once by the worker
-    const onAbort = () => { if (this.pending.has(id)) this.post({ type: 'cancel', id }); };
+    const cancel = new Int32Array(new SharedArrayBuffer(4));
+    const onAbort = () => Atomics.store(cancel, 0, 1);
+    if (signal?.aborted) onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    return this.request<CompleteResult>({ type: 'complete', id, request }, onToken,
+    return this.request<CompleteResult>({ type: 'complete', id, request, cancel }, onToken,
       () => signal?.removeEventListener('abort', onAbort));
   }
 

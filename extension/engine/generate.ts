@@ -41,7 +41,9 @@ export class Generator {
   /** Prompt ids: `prompt`, or `prefix` (FIM prefix-suffix-middle when the vocabulary has FIM tokens). */
   promptIds(req: CompleteRequest): number[] {
     const tok = this.runner.tokenizer, st = this.runner.manifest.special_tokens;
-    if (req.prompt !== undefined && req.prefix !== undefined) throw new Error('give either prompt or prefix, not both');
+    const given = [req.prompt, req.prefix, req.ids].filter((x) => x !== undefined).length;
+    if (given > 1) throw new Error('give one of prompt, prefix or ids');
+    if (req.ids) return req.ids.length > 0 ? [...req.ids] : [st.bos_id ?? st.eos_id];
     const fim = st.fim ? fimIds(st.fim) : undefined;
     let ids: number[];
     if (req.prefix !== undefined && req.suffix !== undefined && fim) {
@@ -83,8 +85,8 @@ export class Generator {
     const prefillStart = performance.now();
     let last: StepResult | undefined;
     for (let at = common; at < ids.length; at += this.prefillChunk) {
-      const chunk = ids.slice(at, at + this.prefillChunk);
-      last = await this.feed(chunk, threshold);
+      if (at > common && hooks.isCancelled?.()) return this.cancelledEarly(threshold, common, started);
+      last = await this.feed(ids.slice(at, at + this.prefillChunk), threshold);
     }
     const prefillMs = performance.now() - prefillStart;
 
@@ -111,7 +113,7 @@ export class Generator {
       else if (stops.stopped) finish = 'stop';
       hooks.onToken?.(trace, shown);
       if (finish !== 'length' || tokens.length >= maxTokens) break;
-      // Let a cancel message reach the worker's event loop, then honour it before spending another step.
+      // Let other messages reach the worker between tokens; honour a cancel before spending another step.
       await yieldToEventLoop();
       if (hooks.isCancelled?.()) { finish = 'cancelled'; break; }
       step = await this.feed([next], threshold);
@@ -135,6 +137,14 @@ export class Generator {
         decodeTokPerS: decodeTokens > 0 ? (decodeTokens * 1000) / decodeMs : NaN, totalMs: performance.now() - started,
       },
     };
+  }
+
+  /** Result of a request cancelled during a long prefill (the chunks done so far stay cached for reuse). */
+  private cancelledEarly(threshold: number, reused: number, started: number): CompleteResult {
+    const ms = performance.now() - started;
+    return { text: '', tokens: [], prompt: [], finishReason: 'cancelled', threshold, timings: {
+      reusedTokens: reused, prefillTokens: this.seq.length - reused, prefillMs: ms, decodeTokens: 0, decodeMs: 0,
+      decodeTokPerS: NaN, totalMs: ms } };
   }
 
   /** Run `chunk` after the cached sequence and remember its ids and router probs rows. */

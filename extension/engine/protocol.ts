@@ -30,6 +30,8 @@ export interface CompleteRequest {
   /** Plain prompt; or `prefix` (+ optional `suffix`) for an editor completion. */
   prompt?: string;
   prefix?: string;
+  /** Pre-tokenized prompt (tools, tests); instead of prompt/prefix. */
+  ids?: number[];
   suffix?: string;
   /** Generated tokens at most (default 32). */
   maxTokens?: number;
@@ -90,10 +92,13 @@ export interface CompleteResult {
 export type ToWorker =
   /** Client → worker: load a model folder (replaces any loaded model); answered by `loaded` or `error`. */
   | { type: 'load'; id: number; modelDir: string; options: LoadOptions }
-  /** Client → worker: generate a completion; streamed as `token` events, answered by `done` or `error`. */
-  | { type: 'complete'; id: number; request: CompleteRequest }
-  /** Client → worker: stop request `id` before its next token (it still ends with `done`, reason cancelled). */
-  | { type: 'cancel'; id: number }
+  /**
+   * Client → worker: generate a completion; streamed as `token` events, answered by `done` or `error`.
+   * Cancel = the client stores 1 in `cancel[0]` (shared memory): the worker reads it before every forward step
+   * without needing its event loop, so a cancelled request stops within one token (and ends with `done`,
+   * reason 'cancelled'; a request cancelled while queued never runs).
+   */
+  | { type: 'complete'; id: number; request: CompleteRequest; cancel: Int32Array }
   /** Client → worker: free the session and cache, then answer `disposed`; the client terminates the thread. */
   | { type: 'dispose'; id: number };
 

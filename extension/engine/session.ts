@@ -79,7 +79,11 @@ export async function createSession(modelPath: string, setting: EpSetting = 'aut
   throw new Error('unreachable: cpu is always the last candidate');
 }
 
+/** A short reason from an onnxruntime error: its first line, without the C++ source location and assertion. */
 function firstLine(s: string): string {
-  const line = s.split('\n').find((l) => l.trim().length > 0) ?? s;
+  let line = s.split('\n').find((l) => l.trim().length > 0) ?? s;
+  line = line.replace(/^\S+\.(cc|cpp|h):\d+ /, '');
+  const failed = line.match(/(Failed to .*)$/);
+  if (failed) line = failed[1];
   return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }

@@ -10,7 +10,6 @@ if (!port) throw new Error('engine worker: must run inside a worker_thread (use 
 
 let runner: ModelRunner | undefined;
 let generator: Generator | undefined;
-const cancelled = new Set<number>();
 let queue: Promise<void> = Promise.resolve();
 
 const send = (msg: FromWorker): void => port.postMessage(msg);
@@ -35,7 +34,8 @@ async function handle(msg: ToWorker): Promise<void> {
     case 'complete': {
       if (!generator) throw new Error('no model loaded: call load() first');
       const id = msg.id;
-      if (cancelled.has(id)) { // cancelled while queued: skip the prefill too
+      const isCancelled = () => Atomics.load(msg.cancel, 0) !== 0;
+      if (isCancelled()) { // cancelled while queued: skip the prefill too
         send({ type: 'done', id, result: {
           text: '', tokens: [], prompt: [], finishReason: 'cancelled', threshold: msg.request.threshold ?? NaN,
           timings: { reusedTokens: 0, prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0, decodeTokPerS: NaN, totalMs: 0 },
@@ -43,7 +43,7 @@ async function handle(msg: ToWorker): Promise<void> {
         return;
       }
       const result = await generator.complete(msg.request, {
-        isCancelled: () => cancelled.has(id),
+        isCancelled,
         onToken: (token, text) => send({ type: 'token', id, token, text }),
       });
       send({ type: 'done', id, result });
@@ -55,16 +55,12 @@ async function handle(msg: ToWorker): Promise<void> {
       send({ type: 'disposed', id: msg.id });
       return;
     }
-    case 'cancel':
-      return; // handled on arrival, see below
   }
 }
 
 port.on('message', (msg: ToWorker) => {
-  // Cancel must not wait in the queue behind the request it cancels: the generator polls this set between tokens.
-  if (msg.type === 'cancel') { cancelled.add(msg.id); return; }
   queue = queue.then(() => handle(msg)).catch((e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
     send({ type: 'error', id: msg.id, message: err.message, stack: err.stack });
-  }).finally(() => { if (msg.type === 'complete') cancelled.delete(msg.id); });
+  });
 });
