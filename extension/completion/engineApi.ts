@@ -23,23 +23,23 @@ export interface CompleteRequest {
   topP?: number;
   seed?: number;
   stop?: string[];
+  /** Reuse the engine's cached KV of a shared token prefix (engine default: true). */
+  reusePrefix?: boolean;
 }
 
 export interface CompleteOptions {
   signal?: AbortSignal;
-  onToken?: (t: TokenTrace) => void;
+  /** `safeText`: completion text that became safe to show with this token (stop sequences held back). */
+  onToken?: (t: TokenTrace, safeText?: string) => void;
 }
 
 export interface CompleteResult {
   text: string;
   tokens: TokenTrace[];
   /** Prompt tokens processed (after prefix reuse), when the engine reports it. */
-  promptTokens?: number;
-  reusedTokens?: number;
-  prefillMs?: number;
-  decodeMs?: number;
+  timings?: { reusedTokens: number; prefillTokens: number; prefillMs: number; decodeTokens: number; decodeMs: number; totalMs: number };
   totalMs?: number;
-  stopReason?: string;
+  finishReason?: string;
 }
 
 /** Model dimensions the UI needs to express "fraction of weights read" (from the engine's manifest). */

@@ -105,8 +105,8 @@ export class CompletionPipeline {
         { prompt: prompt.prompt, maxTokens: s.maxTokens, threshold: effectiveThreshold(s), temperature: 0, stop: stopSequences(special) },
         {
           signal: engineCtrl.signal,
-          onToken: (t) => {
-            streamed += t.text;
+          onToken: (t, safe) => {
+            streamed += safe ?? t.text;
             tokens.push(t);
             if (!policyStopped && shouldStop(streamed, policy)) { policyStopped = true; engineCtrl.abort(); }
           },
@@ -126,7 +126,7 @@ export class CompletionPipeline {
     const gone = this.stale(my, ctrl);
     if (gone) return { source: 'none', reason: gone, result, prompt };
     // Stopped by the policy, the engine may reject instead of returning its partial result: keep what streamed.
-    result ??= { text: streamed, tokens, totalMs: Date.now() - t0, stopReason: 'policy' };
+    result ??= { text: streamed, tokens, totalMs: Date.now() - t0, finishReason: 'policy' };
     const raw = policyStopped ? streamed : result.text;
     const text = applyPolicy(raw, policy).text;
     const outcome: PipelineOutcome = text.trim() ? { text, source: 'model', result, prompt } : { source: 'none', reason: 'empty', result, prompt };

@@ -2,8 +2,8 @@
 // vscode-free (the host reads `skipgpt.*` and hands a plain object here); package.json mirrors these defaults and a
 // unit test keeps the two in step.
 
-export type ExecutionProvider = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+export type ExecutionProvider = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
 
 export interface SkipgptSettings {
   modelFolder: string;

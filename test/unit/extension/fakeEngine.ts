@@ -24,11 +24,11 @@ export class FakeEngine implements CompletionEngine {
     this.requests.push(req);
     if (this.fail) throw new Error(this.fail);
     const tokens: TokenTrace[] = [];
-    for (const [i, text] of this.script(req).entries()) {
+    for (const text of this.script(req)) {
       await new Promise((r) => setTimeout(r, this.stepMs));
       if (opts.signal?.aborted) { this.aborted += 1; break; }
       if (tokens.length >= req.maxTokens) break;
-      const t = trace(text, i + 10);
+      const t = trace(text, [...text].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 7) % 49152);   // id follows the text
       tokens.push(t);
       opts.onToken?.(t);
     }

@@ -1,0 +1,171 @@
+// Owns the engine for the extension host: picks the model folder, loads it in the engine's worker thread with
+// progress, tracks the state the status bar shows, records the latest trace for the webviews, and turns every engine
+// failure (no folder, corrupt model, worker crash) into a clear message while the host stays up.
+import * as vscode from 'vscode';
+import { EngineClient } from '../engine';
+import { readModelFolder } from '../engine/manifest';
+import type { CompleteOptions, CompleteRequest, CompleteResult, CompletionEngine, ModelShape } from '../completion/engineApi';
+import type { SkipgptSettings } from '../completion/settings';
+import { chooseModelFolder } from '../model/folder';
+import { SessionStats, summarize } from '../routing/stats';
+import type { TraceRecord } from '../routing/export';
+import type { EngineState, LastRun } from '../status/text';
+import { folderInputs } from './config';
+
+export const CHOOSE_FOLDER = 'Choose Model Folder';
+
+export class EngineHost implements CompletionEngine, vscode.Disposable {
+  state: EngineState = 'no-model';
+  error?: string;
+  modelDir?: string;
+  modelName?: string;
+  executionProvider?: string;
+  shape?: ModelShape;
+  specialTokens: string[] = [];
+  last?: LastRun;
+  lastTrace?: TraceRecord;
+  readonly session = new SessionStats();
+  /** Every message shown to the user, in order (the e2e suite checks them). */
+  readonly shown: string[] = [];
+  client?: EngineClient;
+  private loading?: Promise<boolean>;
+  private active = 0;
+  private readonly changed = new vscode.EventEmitter<void>();
+  readonly onDidChange = this.changed.event;
+  private readonly traced = new vscode.EventEmitter<TraceRecord>();
+  readonly onDidTrace = this.traced.event;
+
+  constructor(private readonly extensionPath: string, private readonly log: vscode.LogOutputChannel,
+    private readonly settings: () => SkipgptSettings) {}
+
+  /** Loads the model unless it is loaded or loading; resolves true when ready. */
+  ensureLoaded(interactive = false): Promise<boolean> {
+    if (this.state === 'ready' || this.state === 'generating') return Promise.resolve(true);
+    return this.loading ?? this.load(interactive);
+  }
+
+  /** (Re)loads from the configured folder, e.g. after the folder, provider or thread settings changed. */
+  load(interactive = false): Promise<boolean> {
+    const run = this.doLoad(interactive).finally(() => { if (this.loading === run) this.loading = undefined; });
+    this.loading = run;
+    return run;
+  }
+
+  private async doLoad(interactive: boolean): Promise<boolean> {
+    const s = this.settings();
+    const choice = chooseModelFolder(folderInputs(this.extensionPath));
+    if (choice.ignoredWorkspaceValue) {
+      this.log.warn(`workspace is not trusted: ignoring its skipgpt.modelFolder "${choice.ignoredWorkspaceValue}" (user settings only)`);
+    }
+    if (!choice.dir || choice.problem) {
+      this.setState('no-model', choice.problem);
+      this.log.warn(choice.problem ?? 'no model folder');
+      void this.notify('warn', choice.problem ?? 'No model folder.', CHOOSE_FOLDER);
+      return false;
+    }
+    const dir = choice.dir;
+    this.setState('loading');
+    const location = interactive ? vscode.ProgressLocation.Notification : vscode.ProgressLocation.Window;
+    try {
+      await vscode.window.withProgress({ location, title: `SkipGPT: loading model from ${dir}` }, async (progress) => {
+        progress.report({ message: 'reading manifest' });
+        const folder = readModelFolder(dir);     // strict manifest check before the worker spends seconds on ONNX
+        progress.report({ message: 'creating the inference session (worker thread)' });
+        this.client ??= this.newClient();
+        if (!this.client.isRunning) await this.client.restart();
+        const t0 = Date.now();
+        const info = await this.client.load(dir, { executionProvider: s.executionProvider, threads: s.threads || undefined });
+        const m = folder.manifest;
+        this.modelDir = dir;
+        this.modelName = m.name;
+        this.executionProvider = info.executionProvider;
+        this.shape = { layers: m.dims.layers, hidden: m.dims.hidden, intermediate: m.dims.intermediate, heads: m.dims.heads,
+          kvHeads: m.dims.kv_heads, headDim: m.dims.head_dim, vocab: m.dims.vocab, name: m.name };
+        const st = m.special_tokens;
+        this.specialTokens = [...Object.keys(st.code), ...(st.fim ? Object.keys(st.fim) : []), st.eos, ...(st.bos ? [st.bos] : [])];
+        for (const p of info.passedOver) this.log.info(`execution provider ${p.ep} passed over: ${p.reason}`);
+        this.log.info(`loaded ${m.name} from ${dir} (${choice.source} setting) on ${info.executionProvider}, `
+          + `${info.layers} layers, ${info.threads} threads, ${Date.now() - t0} ms`);
+      });
+      this.setState('ready');
+      return true;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.log.error(`loading ${dir} failed: ${msg}`);
+      this.setState('error', `Could not load the model in ${dir}: ${msg}`);
+      void this.notify('error', `SkipGPT could not load the model in ${dir}: ${msg}`, CHOOSE_FOLDER);
+      return false;
+    }
+  }
+
+  private newClient(): EngineClient {
+    const c = new EngineClient();
+    c.on('log', (level: string, message: string) => (level === 'warn' ? this.log.warn(message) : this.log.info(message)));
+    c.on('crash', (err: Error) => { void this.onCrash(err); });
+    return c;
+  }
+
+  private async onCrash(err: Error): Promise<void> {
+    this.log.error(`engine crashed: ${err.message}`);
+    this.active = 0;
+    this.setState('error', `The engine stopped: ${err.message}`);
+    void this.notify('error', `SkipGPT engine stopped (${err.message}). Restarting it; the editor is not affected.`);
+    try {
+      const info = await this.client?.restart();
+      if (info) { this.setState('ready'); this.log.info('engine restarted after a crash'); }
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.setState('error', `The engine could not restart: ${msg}`);
+      void this.notify('error', `SkipGPT engine could not restart: ${msg}`);
+    }
+  }
+
+  /** A completion through the engine; `record` (default true) makes it the trace the webviews show. */
+  async complete(req: CompleteRequest, opts: CompleteOptions & { record?: boolean } = {}): Promise<CompleteResult> {
+    if (!this.client || (this.state !== 'ready' && this.state !== 'generating')) throw new Error(this.error ?? 'model not loaded');
+    this.active += 1;
+    this.setState('generating');
+    const t0 = Date.now();
+    try {
+      const r = await this.client.complete(req, { signal: opts.signal, onToken: opts.onToken });
+      if (opts.record !== false && r.tokens.length > 0) this.record(req, r, Date.now() - t0);
+      return r;
+    } finally {
+      this.active = Math.max(0, this.active - 1);
+      if (this.active === 0 && this.state === 'generating') this.setState('ready');
+    }
+  }
+
+  private record(req: CompleteRequest, r: CompleteResult, wallMs: number): void {
+    const sum = summarize(r.tokens, this.shape);
+    const decode = r.timings && r.timings.decodeMs > 0 ? (r.timings.decodeTokens * 1000) / r.timings.decodeMs : sum.tokensPerSec;
+    this.last = { latencyMs: wallMs, tokensPerSec: decode, skipRate: (sum.attnSkip + sum.mlpSkip) / 2, tokens: r.tokens.length };
+    this.session.add(r.tokens);
+    this.lastTrace = { prompt: req.prompt ?? req.prefix ?? '', threshold: req.threshold, model: this.modelName, tokens: r.tokens };
+    this.traced.fire(this.lastTrace);
+    this.changed.fire();
+  }
+
+  private setState(state: EngineState, error?: string): void {
+    this.state = state;
+    this.error = error;
+    this.changed.fire();
+  }
+
+  async notify(level: 'warn' | 'error' | 'info', message: string, ...actions: string[]): Promise<string | undefined> {
+    this.shown.push(message);
+    const show = level === 'error' ? vscode.window.showErrorMessage : level === 'warn' ? vscode.window.showWarningMessage
+      : vscode.window.showInformationMessage;
+    const pick = await show(message, ...actions);
+    if (pick === CHOOSE_FOLDER) await vscode.commands.executeCommand('skipgpt.chooseModelFolder');
+    return pick;
+  }
+
+  async dispose(): Promise<void> {
+    const c = this.client;
+    this.client = undefined;
+    this.changed.dispose();
+    this.traced.dispose();
+    await c?.dispose();
+  }
+}
