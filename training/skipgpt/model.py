@@ -65,10 +65,9 @@ class SkipLlama(nn.Module):
 
     def _llama(self):
         # Works for the plain model and for a peft-wrapped one (PeftModel → LoraModel → LlamaForCausalLM).
+        # (PeftModel forwards attribute lookups, so hasattr(peft_model, "lm_head") is already true: unwrap first.)
         m = self.base
-        while not hasattr(m, "lm_head"):
-            m = m.base_model if hasattr(m, "base_model") and m.base_model is not m else m.model
-        return m
+        return m.get_base_model() if hasattr(m, "get_base_model") else m
 
     def forward(
         self,

@@ -1,0 +1,229 @@
+"""`python -m skipgpt train`: stage 1 (router tuning) then stage 2 (LoRA), or a LoRA-only reference run
+(`--lora-only dense` / `--lora-only static --static-mask-file X`), writing training/deltas/<name>/.
+
+Stage definitions follow ../shared/notes/skipgpt.md; the loop, checkpoints and resume live in train_loop.py.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from .config import ConfigError, DataConfig, Stage1Config, Stage2Config, TrainConfig, load_static_mask
+from .model import SkipLlama
+from .train_loop import StepResult, TokenStream, lm_loss, run_stage, score
+
+
+def sparsity_term(gates: torch.Tensor, target_skip: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """r = mean execute gate over all tokens, layers and both modules (global, count-weighted);
+    returns (|(1 − T) − r|, r). Gates are straight-through, so the term's gradient reaches the routers."""
+    r = gates.float().mean()
+    return (r - (1.0 - target_skip)).abs(), r
+
+
+def stage1_step(model: SkipLlama, cfg: Stage1Config):
+    def step(batch: torch.Tensor, i: int) -> StepResult:
+        tau = cfg.tau(i)
+        out = model(batch[:, :-1], mode="gumbel", tau=tau)
+        ce = lm_loss(out.logits, batch)
+        term, r = sparsity_term(out.gates, cfg.target_skip)
+        return StepResult(ce + cfg.alpha * term, float(ce.detach()), 1.0 - float(r.detach()), tau)
+    return step
+
+
+def stage2_step(model: SkipLlama, fwd: dict):
+    def step(batch: torch.Tensor, i: int) -> StepResult:
+        out = model(batch[:, :-1], **fwd)
+        ce = lm_loss(out.logits, batch)
+        return StepResult(ce, float(ce.detach()), 1.0 - float(out.gates.float().mean()))
+    return step
+
+
+def cosine_with_warmup(steps: int, warmup_frac: float):
+    warm = max(1, int(round(steps * warmup_frac))) if warmup_frac > 0 else 0
+
+    def factor(i: int) -> float:
+        if i < warm:
+            return (i + 1) / warm
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (i - warm) / max(1, steps - warm))))
+    return lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def constant():
+    return lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda i: 1.0)
+
+
+def add_lora(model: SkipLlama, cfg: Stage2Config) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    for p in model.parameters():
+        p.requires_grad_(False)
+    lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=list(cfg.target_modules), bias="none")
+    model.base = get_peft_model(model.base, lcfg)  # freezes everything but the LoRA matrices
+
+
+def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, resume: bool = False,
+          stop_after: int | None = None, progress: bool = True) -> dict | None:
+    """Runs the configured stages; returns the results dict, or None if `stop_after` interrupted it.
+    `base_model`/`base_info` let tests pass a tiny model instead of loading `cfg.base`."""
+    cfg.validate()
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    if base_model is None:
+        from .loader import load_base
+
+        base_model, _, info = load_base(cfg.base)
+        base_info = info.to_dict()
+    # Routers (and LoRA matrices, which peft keeps in fp32) train in fp32; only the frozen base is cast.
+    model = SkipLlama(base_model.to(getattr(torch, cfg.dtype)))
+    d = cfg.data
+    corpus = Path(d.corpus)
+    train_stream, val_stream = TokenStream(corpus / "train.npy"), TokenStream(corpus / "val.npy")
+    val_batches = val_stream.fixed_batches(d.val_batches, d.batch_size, d.seq_len)
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    common = dict(batch_size=d.batch_size, seq_len=d.seq_len, seed=cfg.seed, checkpoint_every=cfg.checkpoint_every,
+                  resume=resume, progress=progress)
+    results: dict = {"name": cfg.name, "kind": cfg.kind, "stages": {}}
+    stage_meta: dict = {}
+
+    if cfg.kind == "routed":
+        s1 = cfg.stage1
+        done = run_dir / "stage1_routers.pt"
+        for p in model.parameters():
+            p.requires_grad_(False)
+        if resume and done.is_file():  # stage 1 finished in an earlier call
+            saved = torch.load(done, weights_only=False)
+            model.load_router_state_dict(saved["routers"])
+            stats1 = saved["stats"]
+        else:
+            for p in model.routers.parameters():
+                p.requires_grad_(True)
+            st, finished = run_stage("stage1", model, train_stream, stage1_step(model, s1), steps=s1.steps,
+                                     make_sched=constant(), lr=s1.lr, weight_decay=s1.weight_decay,
+                                     grad_clip=s1.grad_clip, ckpt_path=run_dir / "stage1.ckpt",
+                                     stop_after=stop_after, **common)
+            if not finished:
+                return None
+            stats1 = {"steps": st.steps, "tokens_seen": st.tokens_seen, "wall_s": round(st.wall_s, 1),
+                      "train_loss_last10": st.tail_mean("loss"), "train_ce_last10": st.tail_mean("ce"),
+                      "train_skip_last10": st.tail_mean("skip"), "history": st.history,
+                      "val": score(model, val_batches, mode="hard", threshold=cfg.stage2.threshold)}
+            torch.save({"routers": model.router_state_dict(), "stats": stats1}, done)
+            stop_after = None if stop_after is None else max(0, stop_after - st.steps)
+        for p in model.routers.parameters():
+            p.requires_grad_(False)
+        results["stages"]["stage1"] = {k: v for k, v in stats1.items() if k != "history"}
+        stage_meta["stage1"] = stats1
+        fwd = {"mode": "hard", "threshold": cfg.stage2.threshold}
+    elif cfg.kind == "static":
+        mask = load_static_mask(cfg.static_mask_file, model.num_layers)
+        fwd = {"mode": "static", "static_mask": mask}
+        results["static_mask"] = mask.tolist()
+    else:
+        fwd = {"mode": "dense"}
+
+    if cfg.kind == "routed":
+        results["stages"]["stage1"]["val_dense"] = score(model, val_batches, mode="dense")
+    s2 = cfg.stage2
+    if not cfg.skip_stage2:
+        # Re-seed so LoRA init and dropout do not depend on whether stage 1 ran in this call (resume).
+        torch.manual_seed(cfg.seed + 1)
+        add_lora(model, s2)
+        st, finished = run_stage("stage2", model, train_stream, stage2_step(model, fwd), steps=s2.steps,
+                                 make_sched=cosine_with_warmup(s2.steps, s2.warmup_frac), lr=s2.lr,
+                                 weight_decay=s2.weight_decay, grad_clip=s2.grad_clip,
+                                 ckpt_path=run_dir / "stage2.ckpt", stop_after=stop_after, **common)
+        if not finished:
+            return None
+        stats2 = {"steps": st.steps, "tokens_seen": st.tokens_seen, "wall_s": round(st.wall_s, 1),
+                  "train_loss_last10": st.tail_mean("loss"), "train_skip_last10": st.tail_mean("skip"),
+                  "val": score(model, val_batches, **fwd)}
+        results["stages"]["stage2"] = stats2
+        stage_meta["stage2"] = {**stats2, "history": st.history}
+    write_deltas(cfg, model, base_info or {}, results, stage_meta)
+    return results
+
+
+def write_deltas(cfg: TrainConfig, model: SkipLlama, base_info: dict, results: dict, stage_meta: dict) -> Path:
+    """training/deltas/<name>/: routers.safetensors (routed), lora/ (peft adapter), config.json, results.json."""
+    from safetensors.torch import save_file
+
+    out = cfg.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.kind == "routed":
+        save_file(model.router_state_dict(), str(out / "routers.safetensors"))
+    if not cfg.skip_stage2:
+        if cfg.stage2.save_dtype == "float16":
+            for n, p in model.base.named_parameters():
+                if "lora_" in n:
+                    p.data = p.data.half()
+        model.base.save_pretrained(str(out / "lora"))
+    config = {"format": "skipgpt-deltas", "version": 1, "training": cfg.to_dict(), "base": base_info,
+              "seed": cfg.seed, "threads": cfg.threads,
+              "stages": {k: {x: v[x] for x in ("steps", "tokens_seen", "wall_s")} for k, v in stage_meta.items()},
+              "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    (out / "config.json").write_text(json.dumps(config, indent=1))
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    hist = {k: v.get("history", []) for k, v in stage_meta.items()}
+    (cfg.run_dir / "history.json").write_text(json.dumps(hist))  # per-step curves stay in runs/ (not committed)
+    return out
+
+
+# ---------------------------------------------------------------- CLI
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train routers (stage 1) and LoRA (stage 2), or a LoRA-only reference")
+    p.add_argument("--name", required=True, help="delta folder name, e.g. smollm2-135m-skip25")
+    p.add_argument("--base", default="default", help="'default', a .gguf file or a Llama folder")
+    p.add_argument("--corpus", default=DataConfig.corpus)
+    p.add_argument("--target-skip", type=float, default=Stage1Config.target_skip)
+    p.add_argument("--alpha", type=float, default=Stage1Config.alpha)
+    p.add_argument("--stage1-steps", type=int, default=Stage1Config.steps)
+    p.add_argument("--stage2-steps", type=int, default=Stage2Config.steps)
+    p.add_argument("--batch-size", type=int, default=DataConfig.batch_size)
+    p.add_argument("--seq-len", type=int, default=DataConfig.seq_len)
+    p.add_argument("--val-batches", type=int, default=DataConfig.val_batches)
+    p.add_argument("--lora-only", choices=["dense", "static"], help="reference run: LoRA only, no routers")
+    p.add_argument("--static-mask-file", help="with --lora-only static: static_mask.json from the ShortGPT code")
+    p.add_argument("--routers-only", action="store_true", help="stop after stage 1")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="compute dtype of the frozen base (bfloat16: faster on CPUs with AVX512-BF16/AMX)")
+    p.add_argument("--checkpoint-every", type=int, default=25)
+    p.add_argument("--deltas-dir", default="deltas")
+    p.add_argument("--runs-dir", default="../runs")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in runs/<name>/")
+    p.add_argument("--stop-after", type=int, help="end this call after N optimizer steps (resume later)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    cfg = TrainConfig(
+        name=args.name, kind="routed" if not args.lora_only else args.lora_only, base=args.base,
+        static_mask_file=args.static_mask_file, skip_stage2=args.routers_only, seed=args.seed, threads=args.threads, dtype=args.dtype,
+        checkpoint_every=args.checkpoint_every, deltas_dir=args.deltas_dir, runs_dir=args.runs_dir,
+        data=DataConfig(corpus=args.corpus, seq_len=args.seq_len, batch_size=args.batch_size,
+                        val_batches=args.val_batches),
+        stage1=Stage1Config(steps=args.stage1_steps, target_skip=args.target_skip, alpha=args.alpha),
+        stage2=Stage2Config(steps=args.stage2_steps))
+    try:
+        cfg.validate()
+    except ConfigError as e:
+        print(f"error: {e}")
+        return 2
+    if cfg.run_dir.exists() and any(cfg.run_dir.glob("*.ckpt")) and not args.resume:
+        print(f"error: {cfg.run_dir} already holds checkpoints; pass --resume to continue or delete it")
+        return 2
+    res = train(cfg, resume=args.resume, stop_after=args.stop_after)
+    if res is None:
+        print(f"stopped after {args.stop_after} steps; continue with --resume")
+        return 0
+    print(json.dumps({k: v for k, v in res.items() if k != "static_mask"}, indent=1)[:3000])
+    print(f"wrote {cfg.out_dir}")
+    return 0

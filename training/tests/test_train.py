@@ -1,0 +1,130 @@
+"""Stage 1 / stage 2 training on a tiny random Llama: which parameters learn, the sparsity term, τ schedule,
+resume == uninterrupted, delta folder contents, LoRA-only reference runs."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from skipgpt.config import ConfigError, DataConfig, Stage1Config, Stage2Config, TrainConfig, load_static_mask
+from skipgpt.model import SkipLlama, tiny_llama
+from skipgpt.train import add_lora, sparsity_term, stage1_step, stage2_step, train
+
+
+@pytest.fixture()
+def corpus(tmp_path):
+    d = tmp_path / "corpus"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 5000), ("val", 800), ("test", 800)):
+        np.save(d / f"{split}.npy", rng.integers(0, 256, n).astype(np.uint16))
+    return d
+
+
+def make_cfg(tmp_path, corpus, name="run", **kw):
+    return TrainConfig(name=name, deltas_dir=str(tmp_path / "deltas"), runs_dir=str(tmp_path / "runs"),
+                       threads=1, checkpoint_every=2,
+                       data=DataConfig(corpus=str(corpus), seq_len=16, batch_size=2, val_batches=2),
+                       stage1=Stage1Config(steps=4), stage2=Stage2Config(steps=3), **kw)
+
+
+def test_tau_schedule_is_linear_5_to_1():
+    cfg = Stage1Config(steps=5)
+    assert [cfg.tau(i) for i in range(5)] == pytest.approx([5.0, 4.0, 3.0, 2.0, 1.0])
+
+
+def test_sparsity_term_is_global_count_weighted():
+    gates = torch.zeros(2, 3, 4, 2)  # [B, S, L, 2]
+    gates[..., 0] = 1.0  # all attention runs, all MLP skipped → r = 0.5
+    term, r = sparsity_term(gates, target_skip=0.25)
+    assert float(r) == pytest.approx(0.5)
+    assert float(term) == pytest.approx(0.25)  # |(1 - 0.25) - 0.5|
+    term, _ = sparsity_term(gates, target_skip=0.5)
+    assert float(term) == pytest.approx(0.0)
+
+
+def _grads(model):
+    return {n for n, p in model.named_parameters() if p.grad is not None and p.grad.abs().sum() > 0}
+
+
+def test_stage1_gradients_reach_only_routers():
+    torch.manual_seed(0)
+    m = SkipLlama(tiny_llama())
+    for p in m.parameters():
+        p.requires_grad_(False)
+    for p in m.routers.parameters():
+        p.requires_grad_(True)
+    batch = torch.randint(0, 256, (2, 9))
+    stage1_step(m, Stage1Config(steps=3))(batch, 0).loss.backward()
+    got = _grads(m)
+    assert got and all(n.startswith("routers.") for n in got)
+    assert {f"routers.{i}.{k}.weight" for i in range(2) for k in ("attn", "mlp")} <= got
+
+
+def test_stage2_gradients_reach_only_lora():
+    m = SkipLlama(tiny_llama())
+    add_lora(m, Stage2Config())
+    batch = torch.randint(0, 256, (2, 9))
+    stage2_step(m, {"mode": "hard", "threshold": 0.5})(batch, 0).loss.backward()
+    got = _grads(m)
+    assert got and all("lora_" in n for n in got)
+    assert any("q_proj.lora_B" in n for n in got) and any("gate_proj.lora_B" in n for n in got)
+    assert not any(p.requires_grad for p in m.routers.parameters())
+
+
+def test_routed_run_writes_deltas(tmp_path, corpus):
+    cfg = make_cfg(tmp_path, corpus, name="skip")
+    res = train(cfg, base_model=tiny_llama(), base_info={"name": "tiny"}, progress=False)
+    out = tmp_path / "deltas" / "skip"
+    routers = load_file(str(out / "routers.safetensors"))
+    assert routers["layers.1.attn.weight"].shape == (2, 64) and routers["layers.0.mlp.bias"].shape == (2,)
+    assert (out / "lora" / "adapter_model.safetensors").is_file()
+    assert json.loads((out / "lora" / "adapter_config.json").read_text())["r"] == 16
+    conf = json.loads((out / "config.json").read_text())
+    assert conf["base"] == {"name": "tiny"} and conf["stages"]["stage1"]["steps"] == 4
+    assert conf["stages"]["stage2"]["tokens_seen"] == 3 * 2 * 16
+    assert res["stages"]["stage1"]["val"]["per_layer_skip"] and 0 <= res["stages"]["stage2"]["val"]["skip"] <= 1
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, corpus):
+    a = make_cfg(tmp_path, corpus, name="a")
+    full = train(a, base_model=tiny_llama(), base_info={}, progress=False)
+    b = make_cfg(tmp_path, corpus, name="b")
+    # Interrupt in stage 1 (after 2 steps, a checkpoint boundary), then mid stage 2, then finish.
+    assert train(b, base_model=tiny_llama(), base_info={}, stop_after=2, progress=False) is None
+    assert train(b, base_model=tiny_llama(), base_info={}, resume=True, stop_after=3, progress=False) is None
+    resumed = train(b, base_model=tiny_llama(), base_info={}, resume=True, progress=False)
+    ra = load_file(str(tmp_path / "deltas/a/routers.safetensors"))
+    rb = load_file(str(tmp_path / "deltas/b/routers.safetensors"))
+    assert all(torch.equal(ra[k], rb[k]) for k in ra)
+    la = load_file(str(tmp_path / "deltas/a/lora/adapter_model.safetensors"))
+    lb = load_file(str(tmp_path / "deltas/b/lora/adapter_model.safetensors"))
+    assert all(torch.equal(la[k], lb[k]) for k in la)
+    assert full["stages"]["stage2"]["train_loss_last10"] == resumed["stages"]["stage2"]["train_loss_last10"]
+
+
+def test_lora_only_static_and_dense(tmp_path, corpus):
+    mask = tmp_path / "static_mask.json"
+    mask.write_text(json.dumps({"executed": [[True, False], [False, True]]}))
+    res = train(make_cfg(tmp_path, corpus, name="st", kind="static", static_mask_file=str(mask)),
+                base_model=tiny_llama(), base_info={}, progress=False)
+    assert res["stages"]["stage2"]["val"]["skip"] == pytest.approx(0.5)
+    assert not (tmp_path / "deltas/st/routers.safetensors").exists()
+    res = train(make_cfg(tmp_path, corpus, name="dn", kind="dense"), base_model=tiny_llama(), base_info={},
+                progress=False)
+    assert res["stages"]["stage2"]["val"]["skip"] == 0.0
+
+
+def test_config_validation_and_mask_errors(tmp_path):
+    with pytest.raises(ConfigError, match="target_skip"):
+        TrainConfig(name="x", stage1=Stage1Config(target_skip=1.5)).validate()
+    with pytest.raises(ConfigError, match="static-mask-file"):
+        TrainConfig(name="x", kind="static").validate()
+    bad = tmp_path / "m.json"
+    bad.write_text(json.dumps({"executed": [[True, False]]}))
+    with pytest.raises(ConfigError, match="1 layers, the model has 2"):
+        load_static_mask(bad, 2)
+    bad.write_text(json.dumps({"executed": [[1, 0], [1, 1]]}))
+    with pytest.raises(ConfigError, match="expected"):
+        load_static_mask(bad, 2)
