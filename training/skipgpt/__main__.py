@@ -12,6 +12,7 @@ import sys
 COMMANDS = [
     "corpus",
     "train",
+    "export.cli",  # command: build
 ]
 
 

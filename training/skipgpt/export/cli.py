@@ -1,0 +1,56 @@
+"""`python -m skipgpt build` (also `python -m skipgpt.export.cli`): base + deltas -> models/<name>/ for the engine.
+
+Example: python -m skipgpt build --base default --deltas deltas/smollm2-135m-skip25 --out ../models/smollm2-135m-skip25
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .build import build
+    from .deltas import BuildError
+
+    try:
+        build(args.base, Path(args.deltas) if args.deltas else None, Path(args.out), quant=args.quant,
+              name=args.name, skip_mode=args.skip_mode, greedy_steps=args.greedy_steps)
+    except BuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("build", help="export base + deltas to an ONNX model folder (manifest, parity, tokenizer)",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--base", default="default", help="'default' (packaged SmolLM2-135M GGUF), a .gguf file or a "
+                                                      "Hugging Face Llama folder")
+    p.add_argument("--deltas", help="training/deltas/<name>/ folder (routers.safetensors, lora/, config.json); "
+                                    "omit to export untrained routers (speed tests only)")
+    p.add_argument("--out", required=True, help="model folder to create, e.g. ../models/smollm2-135m-skip25")
+    p.add_argument("--name", help="model name in the manifest (default: the --out folder name)")
+    p.add_argument("--quant", choices=["int4", "int8"], help="quantize the big MatMuls with MatMulNBits")
+    p.add_argument("--skip-mode", default="gather", choices=["gather", "if", "mask"],
+                   help="how the graph skips sublayers (docs/EXPORT.md); default gather")
+    p.add_argument("--greedy-steps", type=int, default=32, help="greedy tokens per parity case (default 32)")
+    p.set_defaults(func=_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skipgpt.export.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    args = parser.parse_args(argv)
+    from ..loader import BaseModelError
+
+    try:
+        return args.func(args)
+    except BaseModelError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
