@@ -47,7 +47,8 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   const register = () => {
     registration?.dispose();
     registration = settings.inlineEnabled && settings.languages.length
-      ? vscode.languages.registerInlineCompletionItemProvider(settings.languages.map((language) => ({ language })), provider)
+      ? vscode.languages.registerInlineCompletionItemProvider(
+        settings.languages.flatMap((language) => [{ language, scheme: 'file' }, { language, scheme: 'untitled' }]), provider)
       : undefined;
   };
   register();

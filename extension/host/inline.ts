@@ -12,6 +12,8 @@ const MAX_SUFFIX_CHARS = 2000;
 export class SkipgptInlineProvider implements vscode.InlineCompletionItemProvider {
   calls = 0;
   lastOutcome?: PipelineOutcome;
+  /** The latest requests: document version, what the pipeline said, whether an item was returned (for the suite). */
+  readonly history: { version: number; reason?: string; shown: boolean }[] = [];
   /** Set by the manual trigger command so that the next request skips the debounce. */
   manualUntil = 0;
 
@@ -36,8 +38,10 @@ export class SkipgptInlineProvider implements vscode.InlineCompletionItemProvide
       }, ac.signal);
       this.lastOutcome = out;
       // Never show a suggestion computed for an older state of the document.
-      if (!out.text || token.isCancellationRequested || doc.version !== version) return undefined;
-      return [new vscode.InlineCompletionItem(out.text, new vscode.Range(pos, pos))];
+      const shown = !!out.text && !token.isCancellationRequested && doc.version === version;
+      this.history.push({ version, reason: out.reason ?? (shown ? undefined : 'stale'), shown });
+      if (this.history.length > 100) this.history.shift();
+      return shown ? [new vscode.InlineCompletionItem(out.text!, new vscode.Range(pos, pos))] : undefined;
     } finally {
       sub.dispose();
     }

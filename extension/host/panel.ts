@@ -34,6 +34,8 @@ export class SkipRatePanel implements vscode.Disposable {
   ready = false;
   lastRendered?: Rendered;
   runs = 0;
+  /** Tokens of the latest routed and dense runs. */
+  lastCounts: [number, number] = [0, 0];
   private runId = 0;
   private pendingRun?: boolean;
   private readonly subs: vscode.Disposable[] = [];
@@ -83,7 +85,8 @@ export class SkipRatePanel implements vscode.Disposable {
     this.post({ type: 'init', layers: this.host.shape?.layers ?? 0, threshold: effectiveThreshold(s), model: this.host.modelName ?? '' });
     try {
       const routed = await this.stream(prompt, 'routed', effectiveThreshold(s), s.maxTokens);
-      if (withDense) await this.stream(prompt, 'dense', 0, s.maxTokens, routed);
+      const dense = withDense ? await this.stream(prompt, 'dense', 0, s.maxTokens, routed) : [];
+      this.lastCounts = [routed.length, dense.length];
       this.runs += 1;
     } catch (e) {
       this.post({ type: 'error', message: `Completion failed: ${e instanceof Error ? e.message : String(e)}` });

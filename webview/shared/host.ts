@@ -25,7 +25,12 @@ type Attrs = { class?: string; title?: string; style?: string; [k: string]: stri
 
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = {}, ...kids: (Node | string)[]): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) if (v !== undefined) e.setAttribute(k, v);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined) continue;
+    // The CSP has no 'unsafe-inline' for styles: a style attribute would be dropped, CSSOM properties are allowed.
+    if (k === 'style') for (const decl of v.split(';')) { const [p, val] = decl.split(':'); if (p && val) e.style.setProperty(p.trim(), val.trim()); }
+    else e.setAttribute(k, v);
+  }
   for (const k of kids) e.append(typeof k === 'string' ? document.createTextNode(k) : k);
   return e;
 }

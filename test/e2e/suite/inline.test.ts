@@ -1,0 +1,92 @@
+// Inline completions in the real extension host with the committed tiny model through the real engine worker:
+// a suggestion appears and is accepted, the status bar reports it, and a burst of keystrokes never leaves a stale one.
+import * as assert from 'node:assert';
+import * as vscode from 'vscode';
+import { applyPolicy, policyContext } from '../../../extension/completion/multiline';
+import { buildPrompt, stopSequences } from '../../../extension/completion/prompt';
+import { effectiveThreshold, parseSettings } from '../../../extension/completion/settings';
+import { getApi, openAt, revert, sleep, TINY, TINY_LAYERS, waitFor } from './helpers';
+
+/** What the extension should suggest for this editor state, computed directly through the engine (greedy = deterministic). */
+async function expectedSuggestion(editor: vscode.TextEditor): Promise<string> {
+  const api = await getApi();
+  const doc = editor.document;
+  const offset = doc.offsetAt(editor.selection.active);
+  const prefix = doc.getText().slice(0, offset), suffix = doc.getText().slice(offset);
+  const c = vscode.workspace.getConfiguration('skipgpt');
+  const s = parseSettings((k) => c.get(k));
+  const prompt = buildPrompt({ prefix, suffix, languageId: doc.languageId, filename: vscode.workspace.asRelativePath(doc.uri, false) },
+    { budgetTokens: s.promptTokens, specialTokens: api.host.specialTokens });
+  const r = await api.host.complete({ prompt: prompt.prompt, maxTokens: s.maxTokens, threshold: effectiveThreshold(s), temperature: 0,
+    stop: stopSequences(api.host.specialTokens) }, { record: false });
+  return applyPolicy(r.text, policyContext(prefix, suffix, s.maxLines)).text;
+}
+
+async function acceptSuggestion(doc: vscode.TextDocument, before: string): Promise<void> {
+  await waitFor(async () => {
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
+    await sleep(300);
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+    return doc.getText() !== before;
+  }, 30000, 'the inline suggestion to be accepted', 150);
+}
+
+describe('inline completions (tiny fixture model, real engine)', () => {
+  it('activates and loads the model from user settings in a worker thread', async () => {
+    const api = await getApi();
+    console.log(`VS Code ${vscode.version}, Node ${process.versions.node}, remote ${vscode.env.remoteName}`);
+    await waitFor(() => api.host.ensureLoaded(), 60000, 'the model to load');
+    assert.strictEqual(api.host.modelDir, TINY);
+    assert.strictEqual(api.host.shape?.layers, TINY_LAYERS);
+    assert.ok(api.host.specialTokens.includes('<filename>'), 'special tokens read from the manifest');
+    assert.match(api.status.item.text, /\$\(zap\)/);
+  });
+
+  it('shows a suggestion produced by the model and Tab-accepts it', async () => {
+    const api = await getApi();
+    const editor = await openAt('sample.py', 15);              // end of `    def increment(self):`
+    const doc = editor.document;
+    const before = doc.getText();
+    const at = doc.offsetAt(editor.selection.active);
+    const expected = await expectedSuggestion(editor);
+    assert.ok(expected.length > 0, 'the tiny model produces a non-empty suggestion here');
+    const calls = api.provider.calls;
+    await vscode.commands.executeCommand('skipgpt.completeAtCursor');
+    await waitFor(() => api.provider.calls > calls && api.provider.lastOutcome?.text, 30000, 'a model suggestion');
+    await acceptSuggestion(doc, before);
+    assert.strictEqual(doc.getText(), before.slice(0, at) + expected + before.slice(at));
+    const out = api.provider.lastOutcome!;
+    assert.ok(['model', 'cache'].includes(out.source));
+    const trace = api.host.lastTrace!;
+    assert.ok(trace.tokens.length > 0 && trace.tokens.every((t) => t.attn.length === TINY_LAYERS && t.pMlp.length === TINY_LAYERS));
+    assert.ok(trace.prompt.startsWith('<filename>sample.py\n'), 'prompt carries the model\'s <filename> token');
+    assert.match(api.status.item.text, /\d+ ms · \d+ tok\/s · skip \d+%/);
+    await revert(editor);
+  });
+
+  it('a burst of keystrokes: earlier requests are dropped, the suggestion shown matches the final text', async () => {
+    const api = await getApi();
+    const editor = await openAt('sample.js');                  // end of `function mean(xs) {`
+    const doc = editor.document;
+    const h0 = api.provider.history.length;
+    for (const ch of '\n  const n = xs.length;\n  re') {
+      await vscode.commands.executeCommand('type', { text: ch });
+      await sleep(8);
+    }
+    const finalText = doc.getText();
+    const expected = await expectedSuggestion(editor);
+    await vscode.commands.executeCommand('skipgpt.completeAtCursor');
+    const seen = await waitFor(() => api.provider.history.slice(h0).filter((x) => x.shown && x.version === doc.version).length,
+      30000, 'a suggestion for the final text');
+    assert.ok(seen >= 1);
+    const recent = api.provider.history.slice(h0);
+    assert.ok(recent.every((x) => !x.shown || x.version === doc.version || recent.some((y) => y.version > x.version)),
+      'every shown suggestion was computed for the document version it was shown on');
+    console.log('burst requests:', JSON.stringify(recent.map((x) => [x.version, x.reason ?? 'shown'])));
+    if (expected.length > 0) {
+      await acceptSuggestion(doc, finalText);
+      assert.strictEqual(doc.getText().slice(0, finalText.length + expected.length), finalText + expected, 'accepted text is the fresh suggestion');
+    }
+    await revert(editor);
+  });
+});
