@@ -13,6 +13,9 @@ COMMANDS = [
     "corpus",
     "train",
     "export.cli",  # command: build
+    "shortgpt",
+    "evaluate",
+    "llamacpp_compare",  # command: compare-llamacpp
 ]
 
 

@@ -1,0 +1,247 @@
+"""Held-out evaluation (`python -m skipgpt evaluate`): perplexity on a fixed slice of the test split and realised
+skip fractions of dense, dense+LoRA, routers (± LoRA) at 25%/40% and ShortGPT (± LoRA) at 25%/40%.
+
+Writes training/results/eval.json, docs/img/skip_rates.png and the "evaluation" section of docs/EVALUATION.md.
+Decisions are deterministic (execute iff p_execute >= threshold); missing deltas give a "missing" row.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .model import SkipLlama
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Row:
+    name: str
+    kind: str  # dense | routed | static
+    delta: str | None = None  # folder under training/deltas (None: the plain base)
+    lora: bool = False
+    mask: str | None = None  # static rows: mask file under training/results
+
+
+ROWS = [
+    Row("dense", "dense"),
+    Row("dense+LoRA", "dense", "smollm2-135m-dense-lora", True),
+    Row("routers 25%", "routed", "smollm2-135m-skip25"),
+    Row("routers+LoRA 25%", "routed", "smollm2-135m-skip25", True),
+    Row("ShortGPT 25%", "static", mask="shortgpt25_mask.json"),
+    Row("ShortGPT+LoRA 25%", "static", "smollm2-135m-shortgpt25-lora", True, "shortgpt25_mask.json"),
+    Row("routers 40%", "routed", "smollm2-135m-skip40"),
+    Row("routers+LoRA 40%", "routed", "smollm2-135m-skip40", True),
+    Row("ShortGPT 40%", "static", mask="shortgpt40_mask.json"),
+    Row("ShortGPT+LoRA 40%", "static", "smollm2-135m-shortgpt40-lora", True, "shortgpt40_mask.json"),
+]
+
+
+def token_windows(path: Path, n_windows: int, seq_len: int) -> torch.Tensor:
+    """The first n_windows·seq_len tokens of a corpus split as non-overlapping windows [n_windows, seq_len].
+    Deterministic (no sampling), so every configuration is scored on exactly the same tokens."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: build the corpus first (cd training && "
+                                f"../.venv/bin/python -m skipgpt corpus)")
+    tokens = np.load(path, mmap_mode="r")
+    need = n_windows * seq_len
+    if len(tokens) < need:
+        raise ValueError(f"{path} has {len(tokens)} tokens, fewer than {n_windows} windows × {seq_len} = {need}; "
+                         f"pass fewer --windows or a shorter --seq-len")
+    return torch.from_numpy(np.asarray(tokens[:need], dtype=np.int64).reshape(n_windows, seq_len))
+
+
+def sublayer_params(model) -> list[list[int]]:
+    """Parameters of each layer's attention and MLP projections, [[attn, mlp], ...], read from the model
+    (the norms, 576 weights each, are left out: they are not what a skip saves reading)."""
+    llama = model._llama() if hasattr(model, "_llama") else model
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    return [[count(layer.self_attn), count(layer.mlp)] for layer in llama.model.layers]
+
+
+def qo_params(model) -> list[int]:
+    """q_proj + o_proj parameters per layer: what a skipped attention saves when K/V are still computed."""
+    llama = model._llama() if hasattr(model, "_llama") else model
+    return [l.self_attn.q_proj.weight.numel() + l.self_attn.o_proj.weight.numel() for l in llama.model.layers]
+
+
+def skip_fractions(rates: list[list[float]], params: list[list[int]], qo: list[int] | None = None) -> dict:
+    """rates[l] = [attn skip rate, mlp skip rate] over tokens. count: fraction of sublayer executions skipped;
+    params: each sublayer weighted by its parameter count; weights_read (if qo): attention skips save only q/o."""
+    r, p = np.asarray(rates, dtype=np.float64), np.asarray(params, dtype=np.float64)
+    out = {"count": float(r.mean()), "params": float((r * p).sum() / p.sum()),
+           "attn": float(r[:, 0].mean()), "mlp": float(r[:, 1].mean())}
+    if qo is not None:
+        saved = r[:, 0] * np.asarray(qo, dtype=np.float64) + r[:, 1] * p[:, 1]
+        out["weights_read"] = float(saved.sum() / p.sum())
+    return out
+
+
+@torch.no_grad()
+def perplexity(model: SkipLlama, windows: torch.Tensor, batch: int = 4, **fwd) -> dict:
+    """Mean next-token NLL over every window (each window predicts its tokens 1..S-1 from the ones before) and
+    the per-layer skip rates of the gates actually applied, counted over all tokens run through the model."""
+    nll, scored, seen = 0.0, 0, 0
+    executed = torch.zeros(model.num_layers, 2, dtype=torch.float64)
+    for start in range(0, windows.shape[0], batch):
+        ids = windows[start:start + batch]
+        out = model(ids, **fwd)
+        logits = out.logits[:, :-1].float()
+        nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
+                               reduction="sum").item()
+        scored += ids[:, 1:].numel()
+        executed += out.gates.double().sum(dim=(0, 1))
+        seen += ids.numel()
+    mean = nll / scored
+    return {"nll": mean, "ppl": math.exp(mean), "tokens_scored": scored,
+            "skip_rate": (1.0 - executed / seen).tolist()}
+
+
+def _show(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def _delta_problem(folder: Path, row: Row, base_sha: dict) -> str | None:
+    """Why a delta folder cannot be evaluated (None when it can)."""
+    shown = _show(folder)
+    if not folder.is_dir():
+        return f"{shown} does not exist (training not run or not finished)"
+    need = (["routers.safetensors"] if row.kind == "routed" else []) + (["lora/adapter_config.json"] if row.lora else [])
+    for f in need + ["config.json"]:
+        if not (folder / f).is_file():
+            return f"{shown}/{f} is missing"
+    sha = json.loads((folder / "config.json").read_text()).get("base", {}).get("sha256")
+    if sha and sha != base_sha:
+        return f"{shown} was trained on another base ({sha}), not {base_sha}"
+    return None
+
+
+def _static_mask(row: Row, folder: Path | None, results_dir: Path, L: int) -> torch.Tensor:
+    from .config import load_static_mask
+
+    if folder is not None and (folder / "results.json").is_file():
+        trained = json.loads((folder / "results.json").read_text()).get("static_mask")
+        if trained is not None:  # the mask the LoRA was actually trained with
+            return torch.tensor(trained, dtype=torch.bool)
+    return load_static_mask(results_dir / row.mask, L)
+
+
+def evaluate_rows(base, windows: torch.Tensor, base_sha: dict, *, deltas_dir: Path, results_dir: Path,
+                  rows: list[Row] = ROWS, batch: int = 4, threshold: float = 0.5, log=print) -> list[dict]:
+    from peft import PeftModel
+    from safetensors.torch import load_file
+
+    params, qo = sublayer_params(base), qo_params(base)
+    L = base.config.num_hidden_layers
+    pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}  # restored after each LoRA merge
+    out = []
+    for row in rows:
+        rec: dict = {"name": row.name, "kind": row.kind, "delta": row.delta, "lora": row.lora}
+        folder = deltas_dir / row.delta if row.delta else None
+        problem = _delta_problem(folder, row, base_sha) if folder else None
+        if row.kind == "static" and folder is None and not (results_dir / row.mask).is_file():
+            problem = f"{row.mask} not found: run `python -m skipgpt shortgpt` first"
+        if problem:
+            out.append({**rec, "status": "missing", "reason": problem})
+            log(f"{row.name}: missing ({problem})")
+            continue
+        t0 = time.time()
+        llama = base
+        if row.lora:
+            llama = PeftModel.from_pretrained(base, str(folder / "lora")).merge_and_unload()
+        model = SkipLlama(llama).eval()
+        fwd: dict = {"mode": "dense"}
+        if row.kind == "routed":
+            model.load_router_state_dict(load_file(str(folder / "routers.safetensors")))
+            fwd = {"mode": "hard", "threshold": threshold}
+        elif row.kind == "static":
+            fwd = {"mode": "static", "static_mask": _static_mask(row, folder, results_dir, L)}
+        res = perplexity(model, windows, batch, **fwd)
+        if row.lora:
+            base.load_state_dict(pristine)
+        rec.update(status="ok", **res, skip=skip_fractions(res["skip_rate"], params, qo),
+                   eval_wall_s=round(time.time() - t0, 1))
+        if folder and (folder / "config.json").is_file():
+            rec["training"] = json.loads((folder / "config.json").read_text()).get("stages", {})
+        out.append(rec)
+        log(f"{row.name}: ppl {res['ppl']:.3f}, skip {rec['skip']['count']:.3f} ({rec['eval_wall_s']} s)")
+    return out
+
+
+def goals(rows: list[dict]) -> dict:
+    """The issue's targets, checked on whatever rows exist (None where a needed row is missing)."""
+    ppl = {r["name"]: r["ppl"] for r in rows if r["status"] == "ok"}
+    ratio = lambda a, b: ppl[a] / ppl[b] if a in ppl and b in ppl else None  # noqa: E731
+    g = {}
+    for pct, tol in ((25, 0.03), (40, 0.15)):
+        rr = ratio(f"routers+LoRA {pct}%", "dense+LoRA")
+        g[f"routers+LoRA {pct}% within {tol:.0%} of dense+LoRA"] = {
+            "ratio": rr, "met": None if rr is None else rr <= 1 + tol}
+        for a, b in ((f"routers+LoRA {pct}%", f"ShortGPT+LoRA {pct}%"), (f"routers {pct}%", f"ShortGPT {pct}%")):
+            rr = ratio(a, b)
+            g[f"{a} better than {b}"] = {"ratio": rr, "met": None if rr is None else rr < 1}
+    return g
+
+
+def run(args) -> int:
+    from .loader import load_base
+    from .plots import evaluation_markdown, plot_skip_rates, write_section
+
+    t0 = time.time()
+    torch.set_num_threads(args.threads)
+    base, _tok, info = load_base(args.base)
+    windows = token_windows(Path(args.corpus) / "test.npy", args.windows, args.seq_len)
+    rows = evaluate_rows(base, windows, info.sha256, deltas_dir=Path(args.deltas), results_dir=Path(args.results),
+                         batch=args.batch, threshold=args.threshold)
+    res = {
+        "command": f"cd training && ../.venv/bin/python -m skipgpt evaluate --windows {args.windows} "
+                   f"--seq-len {args.seq_len}",
+        "machine": f"{platform.machine()}, 2 shared cores, {torch.get_num_threads()} torch threads, no GPU",
+        "subset": {"split": "test", "file": "data/corpus/test.npy", "windows": args.windows, "seq_len": args.seq_len,
+                   "tokens": int(windows.numel()), "tokens_scored": int(windows[:, 1:].numel()),
+                   "what": f"the first {args.windows}×{args.seq_len} tokens of test.npy as non-overlapping windows; "
+                           f"each window predicts its tokens 1..{args.seq_len - 1}"},
+        "threshold": args.threshold, "decisions": "argmax (execute iff p_execute >= threshold)",
+        "base": info.to_dict(),
+        "sublayer_params": {"attn": sublayer_params(base)[0][0], "mlp": sublayer_params(base)[0][1],
+                            "attn_qo": qo_params(base)[0]},
+        "rows": rows, "goals": goals(rows),
+    }
+    res["wall_s"] = round(time.time() - t0, 1)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1) + "\n")
+    png = Path(args.img)
+    plot_skip_rates(rows, png)
+    write_section(Path(args.doc), "evaluation", evaluation_markdown(res, png.relative_to(Path(args.doc).parent)))
+    print(json.dumps({r["name"]: r.get("ppl", r["status"]) for r in rows}, indent=1))
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="perplexity and realised skip fractions of all trained configurations")
+    p.add_argument("--base", default="default", help="'default', a .gguf file or a Llama folder")
+    p.add_argument("--corpus", default=str(REPO / "data/corpus"), help="folder with test.npy")
+    p.add_argument("--deltas", default=str(REPO / "training/deltas"))
+    p.add_argument("--results", default=str(REPO / "training/results"), help="folder with the ShortGPT masks")
+    p.add_argument("--windows", type=int, default=32, help="windows from the start of test.npy")
+    p.add_argument("--seq-len", type=int, default=256)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--threshold", type=float, default=0.5)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=str(REPO / "training/results/eval.json"))
+    p.add_argument("--img", default=str(REPO / "docs/img/skip_rates.png"))
+    p.add_argument("--doc", default=str(REPO / "docs/EVALUATION.md"))
+    p.set_defaults(func=run)
