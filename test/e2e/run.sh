@@ -2,7 +2,8 @@
 # Runs the extension's suite (test/e2e/suite) inside a REAL VS Code extension host, offline: the bare VS Code server
 # from code-server (installed by test/e2e/setup.sh into .vscode-e2e/) plus headless Debian Chromium driven by
 # playwright-core (test/e2e/driver.js). Prints the suite's `N passed, N failed` line; exit code 0 only if all passed.
-# Screenshots go to test-artifacts/. Env: E2E_DIR, E2E_PORT, TEST_TIMEOUT_MS, SKIPGPT_E2E_GREP (mocha grep).
+# Screenshots go to test-artifacts/. Env: E2E_DIR, E2E_PORT, TEST_TIMEOUT_MS, SKIPGPT_E2E_GREP (mocha grep),
+# SKIPGPT_E2E_EXTENSION (an unpacked VSIX's extension/ folder to test instead of the working tree).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$ROOT"
@@ -42,10 +43,12 @@ for _ in $(seq 1 240); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" 2>/de
 curl -fsS -o /dev/null "http://127.0.0.1:$PORT/" || { echo "run.sh: VS Code server did not come up"; cat "$STATE/vscode-server.log"; exit 1; }
 echo "run.sh: VS Code server (pid $SPID) on :$PORT, state $STATE"
 TMPDIR="$TMPD" NODE_PATH="$E2E_DIR/node_modules" TEST_TIMEOUT_MS="${TEST_TIMEOUT_MS:-600000}" \
-  nice -n 10 node test/e2e/driver.js "http://127.0.0.1:$PORT" "$ROOT" "$ROOT/out/test/e2e/suite/index.js" "$WS" "$ROOT/test-artifacts"
+  nice -n 10 node test/e2e/driver.js "http://127.0.0.1:$PORT" "${SKIPGPT_E2E_EXTENSION:-$ROOT}" "$ROOT/out/test/e2e/suite/index.js" "$WS" "$ROOT/test-artifacts"
 rc=$?
 if [ $rc -ne 0 ]; then
-  echo "--- server log (tail)"; tail -30 "$STATE/vscode-server.log"
+  echo "--- server log (tail), state kept in $STATE"; tail -30 "$STATE/vscode-server.log"
   find "$STATE/user-data/logs" -name 'remoteexthost.log' -exec tail -40 {} \; 2>/dev/null
+else
+  rm -rf "$STATE"
 fi
 exit $rc
