@@ -31,11 +31,11 @@ export function percentile(xs, p) {
   return s[lo] + (s[hi] - s[lo]) * (i - lo);
 }
 
-export function machine(threads) {
+export function machine(threads, ep = 'cpu') {
   const c = cpus();
   return `${c.length}-core ${process.arch} (${c[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ` +
     `load average at start ${loadavg()[0].toFixed(1)} (machine shared with other jobs), ` +
-    `no GPU, Node ${process.version}, onnxruntime-node ${require('onnxruntime-node/package.json').version}, threads ${threads}`;
+    `execution provider ${ep}, Node ${process.version}, onnxruntime-node ${require('onnxruntime-node/package.json').version}, threads ${threads}`;
 }
 
 /**

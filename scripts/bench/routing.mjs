@@ -2,10 +2,10 @@
 // side by side in one run (every repeat visits every model × threshold × prompt, interleaved, so machine load
 // drifts hit all alike), against the ideal byte-model speed-up from the measured skip fractions.
 // Usage: npm run bench:routing -- --model models/smollm2-135m-skip25 --model models/smollm2-135m-skip40
-//        [--thresholds 0,0.5,0.7] [--threads 2] [--tokens 32] [--repeat 3]
+//        [--thresholds 0,0.5,0.7] [--threads 2] [--tokens 32] [--repeat 3] [--ep cpu|webgpu|...]
 import { args, engine, idealSpeedup, machine, median, PROMPTS, skipFractions } from './common.mjs';
 
-const a = args({ model: [], thresholds: '0,0.3,0.5,0.7', threads: '2', tokens: '32', repeat: '3' });
+const a = args({ model: [], thresholds: '0,0.3,0.5,0.7', threads: '2', tokens: '32', repeat: '3', ep: 'cpu' });
 if (a.model.length === 0) a.model = ['models/smollm2-135m-skip25', 'models/smollm2-135m-skip40'];
 const thresholds = a.thresholds.split(',').map(Number);
 if (!thresholds.includes(0)) thresholds.unshift(0);
@@ -14,10 +14,11 @@ const { ModelRunner, Generator } = engine();
 
 const models = [];
 for (const dir of a.model) {
-  const runner = await ModelRunner.load(dir, { executionProvider: 'cpu', threads });
+  const runner = await ModelRunner.load(dir, { executionProvider: a.ep, threads });
+  if (runner.executionProvider !== a.ep) throw new Error(`${a.ep} unavailable: ${JSON.stringify(runner.passedOver)}`);
   models.push({ dir, runner, gen: new Generator(runner) });
 }
-console.log(`# routed ÷ dense decode speed\n\nmachine: ${machine(threads)}\ncommand: node scripts/bench/routing.mjs ${process.argv.slice(2).join(' ')}`);
+console.log(`# routed ÷ dense decode speed (${a.ep})\n\nmachine: ${machine(threads, a.ep)}\ncommand: node scripts/bench/routing.mjs ${process.argv.slice(2).join(' ')}`);
 console.log(`prompts: ${PROMPTS.length} code prompts, ${tokens} greedy tokens each, ${repeat} repeats, interleaved\n`);
 
 const rates = new Map(); // key model|threshold → tok/s samples
