@@ -1,16 +1,17 @@
-// One end-to-end check with the default SmolLM2 model (models/smollm2-135m-skip25), when it has been built.
+// One end-to-end check with the default SmolLM2 model (models/smollm2-135m-skip25, or SKIPGPT_E2E_SMOLLM2), when it
+// has been built: an inline suggestion, then the panel and the inspector on its trace, with screenshots for the docs.
 import * as assert from 'node:assert';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getApi, openAt, revert, ROOT, setSetting, sleep, TINY, waitFor } from './helpers';
+import { getApi, openAt, revert, ROOT, setSetting, shot, TINY, waitFor } from './helpers';
 
-const DEFAULT_MODEL = path.join(ROOT, 'models', 'smollm2-135m-skip25');
+const DEFAULT_MODEL = process.env.SKIPGPT_E2E_SMOLLM2 || path.join(ROOT, 'models', 'smollm2-135m-skip25');
 
 describe('default SmolLM2 model', () => {
-  it('completes Python code with the default model', async function () {
+  it('completes Python code with the default model and shows its routing', async function () {
     if (!existsSync(path.join(DEFAULT_MODEL, 'manifest.json'))) {
-      console.log(`SKIP default-model test: ${DEFAULT_MODEL}/manifest.json not found (build it with the lead's model script)`);
+      console.log(`SKIP default-model test: ${DEFAULT_MODEL}/manifest.json not found (build the model first: bash scripts/setup.sh)`);
       this.skip();
     }
     this.timeout(300000);
@@ -18,16 +19,27 @@ describe('default SmolLM2 model', () => {
     await setSetting('modelFolder', DEFAULT_MODEL);
     try {
       await waitFor(() => api.host.state === 'ready' && api.host.modelDir === DEFAULT_MODEL, 180000, 'the default model to load');
+      assert.strictEqual(api.host.shape?.layers, 30);
       const editor = await openAt('sample.py', 8);               // end of `    return fibonacci(n - 1) + fibonacci(n - 2)`
       await vscode.commands.executeCommand('type', { text: '\n\n\ndef is_even(n):\n' });
       const calls = api.provider.calls;
       await vscode.commands.executeCommand('skipgpt.completeAtCursor');
       const out = await waitFor(() => api.provider.calls > calls && api.provider.lastOutcome?.text, 120000, 'a suggestion from SmolLM2');
-      console.log('SmolLM2 suggestion:', JSON.stringify(out));
+      console.log(`SmolLM2 suggestion (${api.host.modelName}):`, JSON.stringify(out));
       assert.ok(/\S/.test(out));
-      const t = api.host.lastTrace!;
-      assert.strictEqual(t.tokens[0].attn.length, 30);
-      await sleep(200);
+      assert.strictEqual(api.host.lastTrace!.tokens[0].attn.length, 30);
+
+      const runs = api.panel()?.runs ?? 0;
+      await vscode.commands.executeCommand('skipgpt.openPanel', { run: true, withDense: true });
+      await waitFor(() => (api.panel()?.runs ?? 0) > runs, 120000, 'the panel runs');
+      const [routed, dense] = api.panel()!.lastCounts;
+      await waitFor(() => api.panel()!.lastRendered?.cells === routed + dense, 20000, 'the panel to render');
+      await shot('smollm2-panel');
+      const before = api.inspector.lastRendered;
+      await vscode.commands.executeCommand('skipgpt.openInspector');
+      const r = await waitFor(() => api.inspector.lastRendered !== before && api.inspector.lastRendered, 60000, 'the inspector');
+      assert.strictEqual(r.cells, r.tokens * 30);
+      await shot('smollm2-inspector');
       await revert(editor);
     } finally {
       await setSetting('modelFolder', TINY);
