@@ -31,6 +31,8 @@ export class Generator {
   /** Token ids whose K/V are in the cache (always runner.cache.length long) and their router probs rows. */
   private seq: number[] = [];
   private seqProbs: Float32Array[] = [];
+  /** Prompt traces built so far for cached positions (all under seqThreshold), so a reused prefix costs nothing. */
+  private seqTraces: (RoutingTrace | undefined)[] = [];
   /** The threshold the cached K/V were computed under: other thresholds give other hidden states, so no reuse. */
   private seqThreshold = NaN;
 
@@ -59,7 +61,7 @@ export class Generator {
   /** Forget the cached sequence (the next request prefills from scratch). */
   reset(): void {
     this.runner.cache.truncate(0);
-    this.seq = []; this.seqProbs = []; this.seqThreshold = NaN;
+    this.seq = []; this.seqProbs = []; this.seqTraces = []; this.seqThreshold = NaN;
   }
 
   async complete(req: CompleteRequest, hooks: GenerateHooks = {}): Promise<CompleteResult> {
@@ -162,11 +164,12 @@ export class Generator {
     this.runner.cache.truncate(n);
     this.seq.length = n;
     this.seqProbs.length = n;
+    this.seqTraces.length = Math.min(n, this.seqTraces.length);
   }
 
   private promptTraces(ids: number[], threshold: number): RoutingTrace[] {
-    const pieces = this.runner.tokenizer.pieces(ids);
-    return ids.map((id, i) => routing(id, pieces[i], this.seqProbs[i], threshold));
+    const tok = this.runner.tokenizer;
+    return ids.map((id, i) => (this.seqTraces[i] ??= routing(id, tok.decode([id]), this.seqProbs[i], threshold)));
   }
 }
 

@@ -22,7 +22,6 @@ async function handle(msg: ToWorker): Promise<void> {
       const r = await ModelRunner.load(msg.modelDir, msg.options);
       runner = r;
       generator = new Generator(r, msg.options.prefillChunk ?? 256);
-      for (const p of r.passedOver) send({ type: 'log', level: 'info', message: `execution provider ${p.ep} passed over: ${p.reason}` });
       send({ type: 'log', level: 'info', message: `loaded ${r.manifest.name} on ${r.executionProvider} in ${r.loadMs.toFixed(0)} ms` });
       const info: LoadInfo = {
         modelDir: msg.modelDir, name: r.manifest.name, layers: r.layers, vocabSize: r.vocab,
