@@ -1,6 +1,7 @@
 """Benchmark of the graph's skip modes (gather / if / mask) on a SmolLM2-shaped random model with Python
 onnxruntime: decode (S=1) and prefill (S=64..512) at threshold 0 (dense), 0.5 (routers calibrated to skip about
-`--skip` of each module) and 2 (everything skipped). Modes are measured round-robin in one run; medians.
+`--skip` of each module) and 2 (everything skipped). Modes are measured round-robin in one run; medians of wall
+time and of process CPU time (thread spinning off, so CPU time is work done: robust on a shared, loaded machine).
 Run: cd training && ../.venv/bin/python -m skipgpt.export.bench_skip [--layers 30] [--threads 2]
 """
 from __future__ import annotations
@@ -58,6 +59,21 @@ def _block_inputs(skip: SkipLlama, ids) -> list[torch.Tensor]:
     return seen
 
 
+def _timed(fn) -> tuple[float, float]:
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return (time.perf_counter() - w) * 1e3, (time.process_time() - c) * 1e3
+
+
+def _report(label: str, res: dict[str, list[tuple[float, float]]]) -> None:
+    """One line: per mode the median wall ms and median CPU ms, and the CPU-time ratio against `mask`."""
+    wall = {k: statistics.median(x[0] for x in v) for k, v in res.items()}
+    cpu = {k: statistics.median(x[1] for x in v) for k, v in res.items()}
+    base = cpu.get("mask", next(iter(cpu.values())))
+    print(f"{label}  " + "  ".join(f"{k}: wall {wall[k]:7.1f} cpu {cpu[k]:7.1f}ms ({base / cpu[k]:4.2f}x)"
+                                   for k in res), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, default=30)
@@ -78,7 +94,8 @@ def main() -> None:
     for mode in a.modes:
         (tmp / mode).mkdir()
         save_model(build_graph(w, mode), tmp / mode)
-        models[mode] = OrtModel(make_session(tmp / mode / "model.onnx", a.threads), w.dims, capacity=a.cache + 8)
+        models[mode] = OrtModel(make_session(tmp / mode / "model.onnx", a.threads, spin=False), w.dims,
+                                capacity=a.cache + 8)
     del skip
     rng = np.random.default_rng(0)
     print(f"machine: {platform.machine()} {platform.processor() or ''}, {a.threads} threads, layers {a.layers}, "
@@ -97,13 +114,8 @@ def main() -> None:
         for _ in range(a.reps):
             for mode, m in models.items():
                 m.length = a.cache
-                t = time.perf_counter()
-                m.step([int(rng.integers(0, a.vocab))], thr)
-                res[mode].append((time.perf_counter() - t) * 1e3)
-        med = {k: statistics.median(v) for k, v in res.items()}
-        base = med.get("mask", next(iter(med.values())))
-        print(f"decode S=1 past={a.cache} {tname:12s} exec={frac[tname]:.2f}  " +
-              "  ".join(f"{k}={v:6.2f}ms ({base / v:4.2f}x)" for k, v in med.items()))
+                res[mode].append(_timed(lambda: m.step([int(rng.integers(0, a.vocab))], thr)))
+        _report(f"decode S=1 past={a.cache} {tname:12s} exec={frac[tname]:.2f}", res)
     for S in a.prefill:
         ids = rng.integers(0, a.vocab, S).tolist()
         for tname, thr in list(thresholds.items())[:2]:
@@ -112,14 +124,9 @@ def main() -> None:
             for _ in range(reps):
                 for mode, m in models.items():
                     m.reset()
-                    t = time.perf_counter()
-                    out = m.step(ids, thr)
-                    res[mode].append((time.perf_counter() - t) * 1e3)
-            ex = float((out.probs >= thr).mean())
-            med = {k: statistics.median(v) for k, v in res.items()}
-            base = med.get("mask", next(iter(med.values())))
-            print(f"prefill S={S:<4d} {tname:12s} exec={ex:.2f}  " +
-                  "  ".join(f"{k}={v:7.1f}ms ({base / v:4.2f}x)" for k, v in med.items()))
+                    res[mode].append(_timed(lambda: m.step(ids, thr)))
+            ex = float((m.step(ids, thr).probs >= thr).mean())
+            _report(f"prefill S={S:<4d} {tname:12s} exec={ex:.2f}", res)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
     weights = extract_weights(skip)
     log(f"graph: {weights.dims.layers} layers, hidden {weights.dims.hidden}, vocab {weights.dims.vocab}, "
         f"skip mode {skip_mode}")
-    model = build_graph(weights, skip_mode)
+    model = build_graph(weights, skip_mode, head_matmul=bool(quant))
     quantization = Quantization()
     if quant:
         from .quantize import quantize_model

@@ -95,7 +95,10 @@ def _routed(g: GraphBuilder, ctx: Ctx, h: str, dec: str, body) -> str:
     return g.op("If", [cond], name="If", then_branch=then_g, else_branch=else_g)
 
 
-def build_graph(w: ExportWeights, skip_mode: str = "gather", io: IONames | None = None) -> onnx.ModelProto:
+def build_graph(w: ExportWeights, skip_mode: str = "gather", io: IONames | None = None,
+                head_matmul: bool = False) -> onnx.ModelProto:
+    """head_matmul: store the LM head as its own [d, V] MatMul weight (for MatMulNBits quantization, which only
+    rewrites MatMul; the fp32 embedding stays for the Gather) instead of sharing the embedding through Gemm."""
     if skip_mode not in SKIP_MODES:
         raise ValueError(f"skip_mode must be one of {SKIP_MODES}, got {skip_mode!r}")
     io = io or IONames()
@@ -139,8 +142,12 @@ def build_graph(w: ExportWeights, skip_mode: str = "gather", io: IONames | None 
         h = rms_norm(g, h, w.final_norm, d.rms_eps, "norm")
         with g.scope("lm_head"):
             # Tied head: Gemm transB reads the [V, d] embedding in place, so the weight is stored once.
-            head = embed if w.lm_head is None else g.weight("weight", w.lm_head)
-            logits = g.op("Gemm", [h, head], transB=1)  # [N, V]
+            head = w.embed if w.lm_head is None else w.lm_head
+            if head_matmul:
+                logits = g.op("MatMul", [h, g.weight("weight_t", np.ascontiguousarray(head.T))])  # [N, V]
+            else:
+                head = embed if w.lm_head is None else g.weight("weight", w.lm_head)
+                logits = g.op("Gemm", [h, head], transB=1)  # [N, V]
     g.op_to("Unsqueeze", [logits, g.const([0])], [io.logits], name="logits")
     g.op_to("Concat", probs, [io.router_probs], name="router_probs", axis=1)
     g.op_to("Concat", keys, [io.new_key], name="new_key", axis=0)

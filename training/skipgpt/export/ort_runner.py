@@ -19,11 +19,15 @@ class StepOutput:
     new_value: np.ndarray
 
 
-def make_session(path: str, threads: int = 2) -> ort.InferenceSession:
+def make_session(path: str, threads: int = 2, spin: bool = True) -> ort.InferenceSession:
+    """spin=False stops idle worker threads from busy-waiting, so process CPU time measures real work (benchmarks
+    on a shared machine)."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
+    if not spin:
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
 
