@@ -31,6 +31,9 @@ export interface CompleteOptions {
   signal?: AbortSignal;
   /** `safeText`: completion text that became safe to show with this token (stop sequences held back). */
   onToken?: (t: TokenTrace, safeText?: string) => void;
+  /** Whether this run becomes the trace the webviews show (default true); a function is asked when the run ends,
+   * so a request the user cancelled is not shown while one stopped early by the multi-line policy is. */
+  record?: boolean | (() => boolean);
 }
 
 export interface CompleteResult {

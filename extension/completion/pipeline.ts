@@ -105,6 +105,7 @@ export class CompletionPipeline {
         { prompt: prompt.prompt, maxTokens: s.maxTokens, threshold: effectiveThreshold(s), temperature: 0, stop: stopSequences(special) },
         {
           signal: engineCtrl.signal,
+          record: () => !ctrl.signal.aborted,
           onToken: (t, safe) => {
             streamed += safe ?? t.text;
             tokens.push(t);

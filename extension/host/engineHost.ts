@@ -41,7 +41,17 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
   /** Loads the model unless it is loaded or loading; resolves true when ready. */
   ensureLoaded(interactive = false): Promise<boolean> {
     if (this.state === 'ready' || this.state === 'generating') return Promise.resolve(true);
-    return this.loading ?? this.load(interactive);
+    if (this.loading) return this.loading;
+    // A failed load is not retried (nor its message repeated) on every keystroke: only when asked explicitly or after
+    // the model settings change (both call load()).
+    if (!interactive && this.failedKey !== undefined && this.failedKey === this.loadKey()) return Promise.resolve(false);
+    return this.load(interactive);
+  }
+
+  private failedKey?: string;
+  private loadKey(): string {
+    const s = this.settings();
+    return JSON.stringify([chooseModelFolder(folderInputs(this.extensionPath)).dir, s.executionProvider, s.threads]);
   }
 
   /** (Re)loads from the configured folder, e.g. after the folder, provider or thread settings changed. */
@@ -57,7 +67,9 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     if (choice.ignoredWorkspaceValue) {
       this.log.warn(`workspace is not trusted: ignoring its skipgpt.modelFolder "${choice.ignoredWorkspaceValue}" (user settings only)`);
     }
+    this.failedKey = undefined;
     if (!choice.dir || choice.problem) {
+      this.failedKey = this.loadKey();
       this.setState('no-model', choice.problem);
       this.log.warn(choice.problem ?? 'no model folder');
       void this.notify('warn', choice.problem ?? 'No model folder.', CHOOSE_FOLDER);
@@ -92,6 +104,7 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       this.log.error(`loading ${dir} failed: ${msg}`);
+      this.failedKey = this.loadKey();
       this.setState('error', `Could not load the model in ${dir}: ${msg}`);
       void this.notify('error', `SkipGPT could not load the model in ${dir}: ${msg}`, CHOOSE_FOLDER);
       return false;
@@ -105,30 +118,41 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     return c;
   }
 
-  private async onCrash(err: Error): Promise<void> {
+  private onCrash(err: Error): Promise<boolean> {
     this.log.error(`engine crashed: ${err.message}`);
     this.active = 0;
     this.setState('error', `The engine stopped: ${err.message}`);
     void this.notify('error', `SkipGPT engine stopped (${err.message}). Restarting it; the editor is not affected.`);
-    try {
-      const info = await this.client?.restart();
-      if (info) { this.setState('ready'); this.log.info('engine restarted after a crash'); }
-    } catch (e) {
-      const msg = e instanceof Error ? e.message : String(e);
-      this.setState('error', `The engine could not restart: ${msg}`);
-      void this.notify('error', `SkipGPT engine could not restart: ${msg}`);
-    }
+    // Requests arriving meanwhile wait for this restart instead of starting a second load.
+    const run = (async () => {
+      try {
+        const info = await this.client?.restart();
+        if (!info) return false;
+        this.setState('ready');
+        this.log.info('engine restarted after a crash');
+        return true;
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.failedKey = this.loadKey();
+        this.setState('error', `The engine could not restart: ${msg}`);
+        void this.notify('error', `SkipGPT engine could not restart: ${msg}`);
+        return false;
+      }
+    })().finally(() => { if (this.loading === run) this.loading = undefined; });
+    this.loading = run;
+    return run;
   }
 
   /** A completion through the engine; `record` (default true) makes it the trace the webviews show. */
-  async complete(req: CompleteRequest, opts: CompleteOptions & { record?: boolean } = {}): Promise<CompleteResult> {
+  async complete(req: CompleteRequest, opts: CompleteOptions = {}): Promise<CompleteResult> {
     if (!this.client || (this.state !== 'ready' && this.state !== 'generating')) throw new Error(this.error ?? 'model not loaded');
     this.active += 1;
     this.setState('generating');
     const t0 = Date.now();
     try {
       const r = await this.client.complete(req, { signal: opts.signal, onToken: opts.onToken });
-      if (opts.record !== false && r.tokens.length > 0) this.record(req, r, Date.now() - t0);
+      const record = typeof opts.record === 'function' ? opts.record() : opts.record !== false;
+      if (record && r.tokens.length > 0) this.record(req, r, Date.now() - t0);
       return r;
     } finally {
       this.active = Math.max(0, this.active - 1);

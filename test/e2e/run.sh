@@ -26,6 +26,7 @@ cat > "$STATE/user-data/User/settings.json" <<JSON
   "telemetry.telemetryLevel": "off", "files.autoSave": "off", "extensions.autoCheckUpdates": false,
   "extensions.autoUpdate": false, "editor.inlineSuggest.enabled": true, "workbench.tips.enabled": false,
   "git.enabled": false, "git.openRepositoryInParentFolders": "never",
+  "editor.quickSuggestions": { "other": false, "comments": false, "strings": false }, "editor.suggestOnTriggerCharacters": false,
   "skipgpt.modelFolder": "$ROOT/test/fixtures/tiny", "skipgpt.debounceMs": 30, "skipgpt.executionProvider": "cpu" }
 JSON
 export ORT_DISABLE_TELEMETRY=1 SKIPGPT_E2E_ARTIFACTS="$ROOT/test-artifacts" SKIPGPT_E2E_ROOT="$ROOT"

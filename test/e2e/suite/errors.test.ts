@@ -5,7 +5,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getApi, openAt, setSetting, TINY, waitFor } from './helpers';
+import { getApi, openAt, setSetting, sleep, TINY, waitFor } from './helpers';
 
 async function hostAlive(): Promise<void> {
   // The host answers API calls and runs other extensions' commands.
@@ -24,6 +24,12 @@ describe('error paths (host stays up)', () => {
     const msg = await waitFor(() => api.host.shown.slice(n).find((m) => m.includes('/nonexistent/skipgpt-model')), 5000, 'a message');
     assert.match(msg, /does not exist/);
     assert.match(api.status.item.text, /no model/);
+    // Typing on does not retry the load or repeat the message on every keystroke.
+    const shown = api.host.shown.length;
+    await openAt('sample.py', 2);
+    for (let i = 0; i < 3; i++) { await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger'); await sleep(200); }
+    assert.strictEqual(api.host.shown.length, shown, 'no repeated messages');
+    assert.strictEqual(api.host.state, 'no-model');
     await hostAlive();
   });
 

@@ -17,6 +17,8 @@ export function trace(text: string, id = 1, layers = 4, skipEvery = 2): Concrete
 export class FakeEngine implements CompletionEngine {
   requests: CompleteRequest[] = [];
   aborted = 0;
+  /** What each run's `record` option said when it ended (whether the host would show it as the latest trace). */
+  recorded: boolean[] = [];
   finished = 0;
   constructor(public script: (req: CompleteRequest) => string[], public stepMs = 5, public fail?: string) {}
 
@@ -33,6 +35,7 @@ export class FakeEngine implements CompletionEngine {
       opts.onToken?.(t);
     }
     this.finished += 1;
+    this.recorded.push(typeof opts.record === 'function' ? opts.record() : opts.record !== false);
     return { text: tokens.map((t) => t.text).join(''), tokens, totalMs: tokens.length * this.stepMs };
   }
 }

@@ -64,6 +64,7 @@ describe('completion pipeline', () => {
     const out = await pending;
     assert.deepStrictEqual([out.text, out.reason], [undefined, 'cancelled']);
     assert.strictEqual(e.aborted, 1);
+    assert.deepStrictEqual(e.recorded, [false], 'a cancelled run is not shown as the latest trace');
   });
 
   it('a burst of keystrokes: only the latest request yields a suggestion, earlier generations are aborted', async () => {
@@ -84,6 +85,7 @@ describe('completion pipeline', () => {
     const out = await p.provide(req('def f(x):'), new AbortController().signal);
     assert.strictEqual(out.text, '\n    return x');
     assert.strictEqual(e.aborted, 1, 'engine aborted by the policy');
+    assert.deepStrictEqual(e.recorded, [true], 'a run stopped by the policy is still the latest trace');
     assert.ok((out.result?.tokens.length ?? 99) <= 5, `tokens generated: ${out.result?.tokens.length}`);
   });
 
