@@ -38,6 +38,39 @@ async function frameCensus(page) {
   return out;
 }
 
+/** User actions inside a webview frame, done the way a user's input arrives: DOM events on the real controls. */
+async function webviewAction(page, view, action, arg) {
+  for (const f of page.frames()) {
+    let isView = false;
+    try { isView = await f.evaluate((v) => !!document.body && document.body.dataset.view === v, view); } catch { /* detached */ }
+    if (!isView) continue;
+    return f.evaluate(([a, x]) => {
+      const rows = (sel) => document.querySelectorAll(sel).length;
+      if (a === 'hover-first-token') {            // panel: per-layer card of the first routed token
+        const tok = document.querySelector('#routed .tok');
+        tok.dispatchEvent(new MouseEvent('mouseenter', { clientX: 100, clientY: 100 }));
+        const hover = document.getElementById('hover');
+        return { visible: hover.style.display === 'block', rows: hover.querySelectorAll('table tr').length, text: hover.textContent.slice(0, 200) };
+      }
+      if (a === 'click-last-token') {             // inspector: router probabilities of the clicked token
+        const heads = document.querySelectorAll('.heatmap .col-head');
+        heads[heads.length - 1].dispatchEvent(new MouseEvent('click', { bubbles: true }));
+        return { heads: heads.length, rows: rows('#details table tr'), title: document.querySelector('#details h2').textContent };
+      }
+      if (a === 'slider') {                       // inspector: move the threshold slider and let go
+        const s = document.getElementById('threshold');
+        s.value = x;
+        s.dispatchEvent(new Event('input'));
+        s.dispatchEvent(new Event('change'));
+        return { value: s.value };
+      }
+      if (a === 'click') { document.getElementById(x).click(); return { clicked: x }; }
+      throw new Error(`unknown action ${a}`);
+    }, [action, arg]);
+  }
+  throw new Error(`no ${view} webview frame`);
+}
+
 (async () => {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chr-'));
   const ctx = await chromium.launchPersistentContext(profile, {
@@ -81,6 +114,15 @@ async function frameCensus(page) {
       await page.screenshot({ path: path.join(shots, `${name}.png`) }).catch((e) => log('screenshot failed', e.message));
       fs.writeFileSync(path.join(shots, `${name}.done`), '');   // the suite waits for this marker
       log('screenshot', name);
+      return;
+    }
+    const act = t.match(/SKIPGPT_ACT ([\w-]+) (panel|inspector) ([\w-]+) ?(\S*)/);
+    if (act) {
+      const [, name, view, action, arg] = act;
+      const result = await webviewAction(page, view, action, arg).catch((e) => ({ error: e.message }));
+      fs.writeFileSync(path.join(shots, `${name}.json`), JSON.stringify(result));
+      fs.writeFileSync(path.join(shots, `${name}.done`), '');
+      log('action', view, action, arg, JSON.stringify(result));
       return;
     }
     const sm = t.trim().match(/^(\d+) passed, (\d+) failed.*/);

@@ -64,3 +64,15 @@ export async function shot(name: string): Promise<FrameCensus[]> {
   await waitFor(() => existsSync(done), 30000, `screenshot ${name}`);
   return JSON.parse(readFileSync(path.join(ARTIFACTS, `${name}.json`), 'utf8')) as FrameCensus[];
 }
+
+/** Asks the driver to act inside a webview like a user (hover, click, slider); returns what it observed there. */
+export async function act(view: 'panel' | 'inspector', action: string, arg = ''): Promise<Record<string, unknown>> {
+  const name = `act-${view}-${action}`;
+  const done = path.join(ARTIFACTS, `${name}.done`);
+  rmSync(done, { force: true });
+  console.log(`SKIPGPT_ACT ${name} ${view} ${action} ${arg}`);
+  await waitFor(() => existsSync(done), 30000, `webview action ${action}`);
+  const r = JSON.parse(readFileSync(path.join(ARTIFACTS, `${name}.json`), 'utf8')) as Record<string, unknown>;
+  if (r.error) throw new Error(`webview action ${action} failed: ${String(r.error)}`);
+  return r;
+}

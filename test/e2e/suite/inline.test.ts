@@ -55,7 +55,10 @@ describe('inline completions (tiny fixture model, real engine)', () => {
     assert.ok(expected.length > 0, 'the tiny model produces a non-empty suggestion here');
     const calls = api.provider.calls;
     await vscode.commands.executeCommand('skipgpt.completeAtCursor');
-    await waitFor(() => api.provider.calls > calls && api.provider.lastOutcome?.text, 30000, 'a model suggestion');
+    const fromModel = await waitFor(() => api.provider.calls > calls && api.provider.lastOutcome?.source === 'model' && api.provider.lastOutcome,
+      30000, 'a model suggestion');
+    // expectedSuggestion() ran the same prompt just before: the engine reuses that KV prefix.
+    assert.ok((fromModel.result?.timings?.reusedTokens ?? 0) > 0, `prefix reuse: ${JSON.stringify(fromModel.result?.timings)}`);
     await acceptSuggestion(doc, before);
     assert.strictEqual(doc.getText(), before.slice(0, at) + expected + before.slice(at));
     const out = api.provider.lastOutcome!;

@@ -4,7 +4,7 @@ import * as assert from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { ARTIFACTS, getApi, openAt, shot, TINY_LAYERS, waitFor } from './helpers';
+import { act, ARTIFACTS, getApi, openAt, shot, TINY_LAYERS, waitFor } from './helpers';
 
 describe('webviews', () => {
   it('panel streams a routed and a dense run with per-token skip bars and a summary', async () => {
@@ -34,6 +34,13 @@ describe('webviews', () => {
     assert.match(census.divergence, /diverges from dense at token \d+|agree on every token/);
     assert.match(census.csp, /default-src 'none'/);
     assert.match(census.csp, /script-src 'nonce-[A-Za-z0-9+/=]+'/);
+    const hover = await act('panel', 'hover-first-token');
+    assert.strictEqual(hover.visible, true, 'hover card shown');
+    assert.strictEqual(hover.rows, 1 + TINY_LAYERS, 'one row per layer with decisions and probabilities');
+    // The Run button posts `run` to the host, which validates it and streams a new routed run.
+    const before = panel.runs;
+    await act('panel', 'click', 'run-routed');
+    await waitFor(() => panel.runs > before, 60000, 'a run started from the webview button');
   });
 
   it('inspector: heatmap cells = tokens × layers, session bars per layer, threshold re-runs, JSON/CSV export', async () => {
@@ -50,6 +57,14 @@ describe('webviews', () => {
     assert.strictEqual(census.sessionBars, TINY_LAYERS);
     assert.strictEqual(census.styledBars, 2 * TINY_LAYERS, 'session bars sized under the strict CSP');
     const routedSkips = census.skippedHalves;
+    const click = await act('inspector', 'click-last-token');
+    assert.strictEqual(click.rows, 1 + TINY_LAYERS);
+    assert.match(String(click.title), new RegExp(`^Token ${tokens - 1}:`));
+
+    // The slider posts `rerun`; the host re-runs the last prompt at that threshold and the heatmap follows.
+    const prevTrace = api.host.lastTrace;
+    await act('inspector', 'slider', '0.3');
+    await waitFor(() => api.host.lastTrace !== prevTrace && api.host.lastTrace?.threshold === 0.3, 60000, 'a re-run at 0.3 from the slider');
 
     // Threshold 0 = dense: nothing skipped; above 1 every sublayer is skipped (the routers' rule, in the engine).
     for (const [threshold, expectSkipped] of [[0, 0], [1.01, 2]] as const) {
