@@ -22,6 +22,9 @@ export interface SkipgptApi {
   lastBenchmark?: { result: BenchmarkResult; report: string };
 }
 
+/** The engine host of the active extension, for deactivate(). */
+let current: EngineHost | undefined;
+
 export function activate(context: vscode.ExtensionContext): SkipgptApi {
   // Before any engine loads onnxruntime-node (the worker also gets it explicitly): no telemetry, no stray files.
   process.env.ORT_DISABLE_TELEMETRY = '1';
@@ -31,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   const getSettings = () => settings;
 
   const host = new EngineHost(context.extensionPath, log, getSettings);
+  current = host;
   context.subscriptions.push(host);
   const pipeline = new CompletionPipeline({
     engine: () => (host.state === 'ready' || host.state === 'generating' ? host : undefined),
@@ -87,6 +91,10 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   return api;
 }
 
-export function deactivate(): void {
-  // Everything is in context.subscriptions; VS Code disposes it (EngineHost.dispose stops the worker).
+/** VS Code awaits this: the engine worker is told to free the model and stopped before the host exits. The rest of
+ * context.subscriptions is disposed by VS Code. */
+export function deactivate(): Promise<void> | undefined {
+  const h = current;
+  current = undefined;
+  return h?.dispose();
 }

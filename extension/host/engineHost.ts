@@ -185,7 +185,11 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     return pick;
   }
 
+  private disposed = false;
+
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     const c = this.client;
     this.client = undefined;
     this.changed.dispose();
