@@ -19,26 +19,30 @@ COMMANDS = [
 ]
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, BaseException]]:
+def build_parser() -> tuple[argparse.ArgumentParser, set[str], dict[str, BaseException]]:
+    """Returns (parser, registered command names, {module: import error} for modules that failed)."""
     parser = argparse.ArgumentParser(prog="python -m skipgpt", description="SkipGPT training toolkit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     broken: dict[str, BaseException] = {}
     for name in COMMANDS:
         try:
             module = importlib.import_module(f"skipgpt.{name}")
-        except Exception as e:  # noqa: BLE001 - reported below if this very command is chosen
-            broken[name.replace("_", "-")] = e
+        except Exception as e:  # noqa: BLE001 - reported below if an unregistered command is asked for
+            broken[name] = e
             continue
         module.register(sub)
-    return parser, broken
+    return parser, set(sub.choices), broken
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser, broken = build_parser()
-    # A chosen command whose module failed to import must fail loudly, with the real error.
-    if argv and argv[0] in broken:
-        raise broken[argv[0]]
+    parser, known, broken = build_parser()
+    # A command that is not registered because its module failed to import must fail loudly, with the real error
+    # (the module name need not equal the command name, so every import failure is shown).
+    if argv and not argv[0].startswith("-") and argv[0] not in known and broken:
+        for name, err in broken.items():
+            print(f"error: module skipgpt.{name} failed to import: {type(err).__name__}: {err}", file=sys.stderr)
+        raise next(iter(broken.values()))
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
