@@ -1,6 +1,7 @@
-// Skip-rate panel (browser side): streams the routed completion token by token, each token underlined by two bars
-// (attention skip share above, MLP below); hovering a token shows its per-layer decisions and router probabilities;
-// a summary gives tokens/s, skip rates and weights read; a dense run beside it marks where the outputs diverge.
+// Skip-rate panel (browser side): streams the routed completion token by token, each token tinted by its skip share
+// and underlined by two bars (attention skip share above, MLP below); hovering a token shows its per-layer decisions
+// and router probabilities; a summary gives tokens/s, skip rates and weights read; a dense run beside it marks where
+// the outputs diverge.
 import type { HostToWebview, RunKind, SummaryView, TokenView } from '../../extension/webviews/protocol';
 import { clearError, connect, el, layerTable, pct, post, showError, shown, tokenSkip } from '../shared/host';
 
@@ -23,7 +24,8 @@ runRouted.addEventListener('click', () => post({ type: 'run', withDense: false }
 app.append(
   el('div', { class: 'toolbar' }, runBoth, runRouted,
     el('span', { class: 'legend' }, el('span', {}, el('span', { class: 'swatch sw-attn' }), 'attention skipped'),
-      el('span', {}, el('span', { class: 'swatch sw-mlp' }), 'MLP skipped'), el('span', {}, el('span', { class: 'swatch sw-div' }), 'first divergence'))),
+      el('span', {}, el('span', { class: 'swatch sw-mlp' }), 'MLP skipped'), el('span', {}, el('span', { class: 'swatch sw-tint' }), 'tint: share skipped'),
+      el('span', {}, el('span', { class: 'swatch sw-div' }), 'first divergence'))),
   info, summary,
   el('div', { class: 'runs' }, el('div', {}, titles.routed, streams.routed), el('div', {}, titles.dense, streams.dense, divergence)),
   hover);
@@ -47,6 +49,8 @@ function tokenSpan(t: TokenView, kind: RunKind): HTMLElement {
     'aria-label': `token ${t.i}: attention skipped ${pct(sk.attn)}, MLP skipped ${pct(sk.mlp)}` }, shown(t.text) || '∅',
     el('span', { class: 'bar a', style: `width:${(sk.attn * 100).toFixed(1)}%` }),
     el('span', { class: 'bar m', style: `width:${(sk.mlp * 100).toFixed(1)}%` }));
+  // Tint by the token's overall skip share (CSS mixes the theme colour; a custom property passes the CSP).
+  span.style.setProperty('--skip', ((sk.attn + sk.mlp) * 50).toFixed(1));
   span.addEventListener('mouseenter', (ev) => showHover(t, kind, ev));
   span.addEventListener('mouseleave', () => { hover.style.display = 'none'; });
   return span;
