@@ -52,6 +52,9 @@ export function delay(ms: number, signal: AbortSignal): Promise<boolean> {
 
 export class CompletionPipeline {
   readonly cache = new CompletionCache();
+  /** Characters per prompt token, learned from what the engine reports it tokenized (the host has no tokenizer on its
+   * thread); starts conservative and moves in 0.25 steps so anchored prompt starts stay put between keystrokes. */
+  charsPerToken = 3;
   private seq = 0;
   private inFlight?: AbortController;
 
@@ -89,7 +92,9 @@ export class CompletionPipeline {
     if (!engine) return { source: 'none', reason: 'no-engine' };
 
     const special = this.deps.specialTokens();
-    const prompt = buildPrompt(req, { budgetTokens: s.promptTokens, countTokens: this.deps.countTokens?.(), specialTokens: special });
+    const cpt = this.charsPerToken;
+    const count = this.deps.countTokens?.() ?? ((text: string) => Math.ceil(text.length / cpt));
+    const prompt = buildPrompt(req, { budgetTokens: s.promptTokens, countTokens: count, specialTokens: special });
     const policy = policyContext(req.prefix, req.suffix, s.maxLines);
     let streamed = '';
     const tokens: CompleteResult['tokens'] = [];
@@ -132,7 +137,19 @@ export class CompletionPipeline {
     const text = applyPolicy(raw, policy).text;
     const outcome: PipelineOutcome = text.trim() ? { text, source: 'model', result, prompt } : { source: 'none', reason: 'empty', result, prompt };
     if (outcome.text) this.cache.put(req.doc, req.prefix, outcome.text, context);
+    this.learnTokenRatio(prompt.prompt, result);
     this.deps.onResult?.(outcome);
     return outcome;
+  }
+
+  /** Updates charsPerToken from a finished request's token count (reused + prefilled prompt tokens). */
+  learnTokenRatio(prompt: string, result: CompleteResult | undefined): void {
+    const t = result?.timings;
+    const tokens = t ? t.reusedTokens + t.prefillTokens : 0;
+    if (tokens < 16 || prompt.length < 64) return;           // too short to say anything about the tokenizer
+    const ratio = prompt.length / tokens;
+    // Slightly below the observed ratio (whitespace-heavy code tokenizes worse), in 0.25 steps, within 2…6.
+    const next = Math.min(6, Math.max(2, Math.floor(((this.charsPerToken + ratio) / 2) * 0.95 * 4) / 4));
+    this.charsPerToken = next;
   }
 }

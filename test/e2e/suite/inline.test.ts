@@ -16,7 +16,7 @@ async function expectedSuggestion(editor: vscode.TextEditor): Promise<string> {
   const c = vscode.workspace.getConfiguration('skipgpt');
   const s = parseSettings((k) => c.get(k));
   const prompt = buildPrompt({ prefix, suffix, languageId: doc.languageId, filename: vscode.workspace.asRelativePath(doc.uri, false) },
-    { budgetTokens: s.promptTokens, specialTokens: api.host.specialTokens });
+    { budgetTokens: s.promptTokens, specialTokens: api.host.specialTokens, countTokens: (t) => Math.ceil(t.length / api.pipeline.charsPerToken) });
   const r = await api.host.complete({ prompt: prompt.prompt, maxTokens: s.maxTokens, threshold: effectiveThreshold(s), temperature: 0,
     stop: stopSequences(api.host.specialTokens) }, { record: false });
   return applyPolicy(r.text, policyContext(prefix, suffix, s.maxLines)).text;

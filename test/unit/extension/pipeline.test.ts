@@ -102,4 +102,18 @@ describe('completion pipeline', () => {
     const out = await p.provide(req('x = 1\n'), new AbortController().signal);
     assert.deepStrictEqual([out.text, out.reason], [undefined, 'empty']);
   });
+
+  it('learns characters per token from what the engine tokenized, so the budget tracks the real tokenizer', async () => {
+    const e = new FakeEngine(() => ['1']);
+    const { p } = setup(e, { debounceMs: 0, promptTokens: 100 });
+    const long = 'abcd '.repeat(200);                         // 1000 chars
+    p.learnTokenRatio(long, { text: '', tokens: [], timings: { reusedTokens: 50, prefillTokens: 150, prefillMs: 1, decodeTokens: 1, decodeMs: 1, totalMs: 2 } });
+    assert.strictEqual(p.charsPerToken, 3.75);               // (3 + 5) / 2 × 0.95, floored to 0.25
+    p.learnTokenRatio('short', { text: '', tokens: [], timings: { reusedTokens: 0, prefillTokens: 2, prefillMs: 1, decodeTokens: 1, decodeMs: 1, totalMs: 2 } });
+    assert.strictEqual(p.charsPerToken, 3.75, 'too little evidence: unchanged');
+    const lines = Array.from({ length: 100 }, (_, i) => `x${i} = ${i}`).join('\n') + '\n';
+    await p.provide(req(lines), new AbortController().signal);
+    assert.ok(e.requests[0].prompt!.length <= 100 * 3.75, `prompt of ${e.requests[0].prompt!.length} chars`);
+    assert.ok(e.requests[0].prompt!.length > 100 * 3, 'uses the learned ratio, not the initial 3');
+  });
 });
