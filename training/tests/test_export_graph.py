@@ -142,3 +142,24 @@ def test_lora_still_attached_is_refused(skip):
     m.base = get_peft_model(m.base, LoraConfig(r=2, target_modules=["q_proj"]))
     with pytest.raises(ValueError, match="merge"):
         extract_weights(m)
+
+
+def test_greedy_reference_with_proposals_equals_token_by_token(skip, sessions):
+    from skipgpt.export.parity import greedy_reference
+
+    sess, dims = sessions["gather"]
+    ort_model = OrtModel(sess, dims)
+    rng = np.random.default_rng(0)
+    proposers = {"onnx": lambda p, n, t: ort_model.greedy(p, n, t),
+                 "wrong": lambda p, n, t: rng.integers(0, 300, n).tolist()}  # exercises the correction path
+    for thr in (0.0, 0.5):
+        plain, _, _ = greedy_reference(skip, IDS[:6], 6, thr)
+        seq, ref_model = list(IDS[:6]), []
+        for _ in range(6):  # the definition: full recompute, one token at a time
+            ref_model.append(int(reference(skip, seq, thr)[0][-1].argmax()))
+            seq.append(ref_model[-1])
+        assert plain == ref_model
+        for name, prop in proposers.items():
+            toks, logits, probs = greedy_reference(skip, IDS[:6], 6, thr, prop)
+            assert toks == plain, name
+            assert logits.shape[0] == 12 and probs.shape[0] == 12

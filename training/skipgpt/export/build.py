@@ -82,8 +82,14 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
                    quantization=quantization, skip_mode=skip_mode)
     man.write(out)
     t1 = time.time()
+    # The ONNX model proposes greedy continuations (fast, cached); PyTorch verifies each in one forward and
+    # stays the sole source of the reference values (parity.greedy_reference).
+    from .ort_runner import OrtModel, make_session
+    proposer = OrtModel(make_session(out / "model.onnx"), weights.dims, capacity=64)
     write_parity(skip, out / "parity.json", name, prompts, thresholds, greedy_steps, tokenizer_cases,
-                 logits_vocab=logits_vocab, progress=lambda c: log(f"parity: {c}"))
+                 logits_vocab=logits_vocab, progress=lambda c: log(f"parity: {c}"),
+                 propose=lambda prefix, n, thr: proposer.greedy(prefix, n, thr))
+    del proposer
     log(f"parity: {len(prompts) * len(thresholds)} cases in {time.time() - t1:.1f}s")
     if verify:
         problems = check_parity(out)

@@ -60,18 +60,39 @@ def _top(x: np.ndarray, k: int) -> dict:
 
 
 @torch.no_grad()
+def greedy_reference(skip: SkipLlama, prompt: list[int], steps: int, threshold: float, propose=None):
+    """PyTorch's greedy continuation as full recompute defines it: token i = argmax of the logits at the position
+    before it. Because the model is causal, one forward over prompt + continuation checks every step at once, so
+    a proposal (e.g. from the ONNX model with its cache) is verified in one pass; at the first disagreement
+    PyTorch's token is kept and the rest re-proposed. Without `propose` this is plain token-by-token recompute.
+    Returns (tokens, logits [S+steps, V], probs [S+steps, L, 2]) of the final forward."""
+    S = len(prompt)
+    toks: list[int] = []
+    while True:
+        guess = list(propose(prompt + toks, steps - len(toks), threshold)) if propose and len(toks) < steps else []
+        seq = prompt + toks + guess
+        logits, probs, _ = reference(skip, seq, threshold)
+        pred = logits[S - 1: S - 1 + steps].argmax(-1)
+        n_ok = len(toks)
+        while n_ok < len(seq) - S and int(pred[n_ok]) == seq[S + n_ok]:
+            n_ok += 1
+        toks = seq[S:S + n_ok]
+        if len(toks) >= steps:
+            return toks[:steps], logits, probs
+        toks.append(int(pred[len(toks)]))  # PyTorch's token at the first disagreement (or the next step)
+        if len(toks) == steps:
+            logits, probs, _ = reference(skip, prompt + toks, threshold)
+            return toks, logits, probs
+
+
+@torch.no_grad()
 def make_case(skip: SkipLlama, name: str, prompt: list[int], threshold: float, greedy_steps: int,
-              logits_vocab: int, full_last_logits: bool) -> dict:
+              logits_vocab: int, full_last_logits: bool, propose=None) -> dict:
     logits, probs, dec = reference(skip, prompt, threshold)
-    toks, gaps = [], []
-    seq, last, all_probs = list(prompt), logits[-1], probs
-    for _ in range(greedy_steps):  # full recompute each step: the engine's cache must reproduce this
-        top2 = np.sort(last)[-2:]
-        gaps.append(float(top2[1] - top2[0]))
-        toks.append(int(last.argmax()))
-        seq.append(toks[-1])
-        step_logits, all_probs, _ = reference(skip, seq, threshold)
-        last = step_logits[-1]
+    S = len(prompt)
+    toks, seq_logits, all_probs = greedy_reference(skip, prompt, greedy_steps, threshold, propose)
+    steps = np.sort(seq_logits[S - 1: S - 1 + len(toks)], axis=-1)
+    gaps = (steps[:, -1] - steps[:, -2]).tolist()
     # Decision margin over every position the engine feeds (prompt and greedy tokens): a margin below the
     # engine's numeric error means a decision may legitimately flip there.
     margin = float(np.abs(all_probs - threshold).min()) if threshold > 0 else None
@@ -92,12 +113,13 @@ def make_case(skip: SkipLlama, name: str, prompt: list[int], threshold: float, g
 
 def write_parity(skip: SkipLlama, path: str | Path, model_name: str, prompts: dict[str, list[int]],
                  thresholds: list[float], greedy_steps: int, tokenizer_cases: list[dict],
-                 logits_vocab: int = 16, progress=None) -> dict:
+                 logits_vocab: int = 16, progress=None, propose=None) -> dict:
+    """propose(prefix, n, threshold) -> n token ids: optional fast greedy guesses (verified by PyTorch)."""
     full = skip.config.vocab_size <= 4096
     cases = []
     for pname, ids in prompts.items():
         for t in thresholds:
-            cases.append(make_case(skip, f"{pname}@{t:g}", ids, t, greedy_steps, logits_vocab, full))
+            cases.append(make_case(skip, f"{pname}@{t:g}", ids, t, greedy_steps, logits_vocab, full, propose))
             if progress:
                 progress(cases[-1]["name"])
     doc = {"format": PARITY_FORMAT, "format_version": PARITY_VERSION, "model": model_name,
