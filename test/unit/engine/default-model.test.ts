@@ -22,6 +22,31 @@ describe('default model parity (models/smollm2-135m-skip25)', function () {
   });
   after(async () => { await runner?.dispose(); });
 
+  it('tokenizer: same ids as the Python toolkit on its tokenizer cases, exact round trip', () => {
+    const parity = readParity(dir);
+    assert.ok(parity.tokenizer_cases.length > 0);
+    for (const c of parity.tokenizer_cases) {
+      assert.deepStrictEqual(runner!.tokenizer.encode(c.text), c.ids, JSON.stringify(c.text));
+      assert.strictEqual(runner!.tokenizer.decode(c.ids), c.text);
+    }
+  });
+
+  it('prefill logits and router probabilities within the parity tolerance (every case)', async () => {
+    const parity = readParity(dir);
+    const V = runner!.vocab;
+    for (const c of parity.cases) {
+      runner!.cache.truncate(0);
+      const S = c.prompt_ids.length, n = c.logits_vocab;
+      const r = await runner!.step(c.prompt_ids, c.threshold, S);
+      let err = 0, perr = 0;
+      for (let s = 0; s < S; s++) for (let v = 0; v < n; v++) err = Math.max(err, Math.abs(r.logits[s * V + v] - c.logits[s][v]));
+      const ref = c.router_probs.flat(2);
+      for (let i = 0; i < ref.length; i++) perr = Math.max(perr, Math.abs(r.routerProbs[i] - ref[i]));
+      assert.ok(err <= parity.tolerance.logits_abs, `${c.name}: logits err ${err}`);
+      assert.ok(perr <= parity.tolerance.router_probs_abs, `${c.name}: router_probs err ${perr}`);
+    }
+  });
+
   it('greedy tokens in dense mode (threshold 0) equal PyTorch (at least 32 where the parity file has them)', async () => {
     const parity = readParity(dir);
     const dense = parity.cases.filter((c) => c.threshold === 0);
