@@ -25,6 +25,16 @@ describe('engine/sampling', () => {
     assert.ok(all.has(0) && all.has(4), `full distribution reaches low tokens: ${[...all]}`);
   });
 
+  it('top-p reaches into the long tail when the nucleus needs it (candidate cut lowered)', () => {
+    // Token 0 holds ~half the mass; 5,000 tail tokens each far below 1e-3 of it hold the other half.
+    const l = new Float32Array(5001).fill(Math.log(1 / 5000));
+    l[0] = 0;
+    const r = seededRandom(2);
+    const draws = Array.from({ length: 400 }, () => sample(l, { temperature: 1, topP: 0.9 }, r));
+    const tail = draws.filter((d) => d !== 0).length;
+    assert.ok(tail > 100 && tail < 300, `tail drawn ${tail}/400 times (expected about 178)`);
+  });
+
   it('rejects a top-p outside (0, 1]', () => {
     assert.throws(() => sample(logits, { temperature: 1, topP: 0 }, Math.random), /topP/);
   });
