@@ -145,3 +145,14 @@ def test_refuses_non_empty_out(tmp_path, base_dir):
     with pytest.raises(BuildError, match="not empty"):
         build(str(base_dir), None, tmp_path / "out", log=lambda *_: None)
     assert (tmp_path / "out" / "keep.txt").exists()
+
+
+def test_cli_reports_errors_without_traceback(tmp_path, base_dir, capsys):
+    from skipgpt.__main__ import main
+
+    rc = main(["build", "--base", str(base_dir), "--deltas", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+    assert rc == 1
+    assert "error: deltas folder" in capsys.readouterr().err
+    rc = main(["build", "--base", str(tmp_path / "missing-base"), "--out", str(tmp_path / "o")])
+    assert rc == 1
+    assert "not found" in capsys.readouterr().err
