@@ -1,6 +1,8 @@
 // llama.cpp side of the transformers ↔ llama.cpp parity check (driven by training/skipgpt/llamacpp_compare.py).
-// Reads {modelPath, prompts: string[], nTokens, threads} as JSON on stdin; writes one JSON object on stdout with,
-// per prompt, llama.cpp's token ids of the raw text and its greedy continuation (with the top-5 probabilities).
+// Reads {modelPath, prompts: string[], nTokens, threads, forced?: number[][]} as JSON on stdin; writes one JSON
+// object on stdout with, per prompt, llama.cpp's token ids of the raw text, its greedy continuation (with top-5
+// probabilities) and, when `forced` (transformers' continuation) is given, llama.cpp's top-5 next-token
+// probabilities along that same token path (teacher forcing: no divergence cascade).
 import { readFileSync } from "node:fs";
 import { getLlama } from "node-llama-cpp";
 
@@ -26,6 +28,18 @@ function packageVersion() {
   return JSON.parse(readFileSync(url, "utf8")).version;
 }
 
+// Next-token top-5 after the prompt and after each forced token except the last (one row per forced token).
+async function teacherForced(model, ids, forced, threads) {
+  const context = await model.createContext({ contextSize: 512, threads });
+  const seq = context.getSequence();
+  const input = [...ids, ...forced.slice(0, -1)];
+  const want = { generateNext: { probabilities: true, options: { temperature: 0 } } };
+  const items = input.map((t, i) => (i >= ids.length - 1 ? [t, want] : t));
+  const out = await seq.controlledEvaluate(items);
+  await context.dispose();
+  return input.map((_, i) => i).filter((i) => i >= ids.length - 1).map((i) => top5(out[i].next.probabilities));
+}
+
 async function main() {
   const req = await readStdin();
   if (!req.modelPath || !Array.isArray(req.prompts)) {
@@ -40,7 +54,7 @@ async function main() {
     // specialTokens=false: tokenize the raw text (no BOS, "<|im_end|>" would be plain text) like the HF side.
     const ids = Array.from(model.tokenize(prompt, false));
     // A fresh context per prompt so no KV state leaks between prompts.
-    const context = await model.createContext({ contextSize: 512, threads: req.threads ?? 2 });
+    const context = await model.createContext({ contextSize: 512, threads: req.threads ?? 1 });
     const seq = context.getSequence();
     const generated = [];
     const tops = [];
@@ -52,7 +66,9 @@ async function main() {
       if (generated.length >= nTokens) break;
     }
     await context.dispose();
-    results.push({ prompt, ids, generated, top5: tops, text: model.detokenize(generated) });
+    const forced = req.forced?.[results.length];
+    const forcedTop5 = forced ? await teacherForced(model, ids, forced, req.threads ?? 1) : undefined;
+    results.push({ prompt, ids, generated, top5: tops, text: model.detokenize(generated), forcedTop5 });
   }
   const info = {
     nodeLlamaCpp: packageVersion(),

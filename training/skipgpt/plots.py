@@ -21,7 +21,8 @@ def write_section(doc: Path, name: str, body: str) -> None:
 
 
 def plot_skip_rates(rows: list[dict], path: Path) -> Path:
-    """Per-layer attention and MLP skip rates of every evaluated configuration that skips (one panel per target)."""
+    """Per-layer skip rates: one row of panels per target (25%, 40%), attention left, MLP right. Routed rows are
+    lines (rates over test tokens); ShortGPT rows are shaded bars (0 or 1: a static mask)."""
     import matplotlib
 
     matplotlib.use("Agg")  # headless: no display on build machines
@@ -29,24 +30,32 @@ def plot_skip_rates(rows: list[dict], path: Path) -> Path:
     import numpy as np
 
     targets = ["25%", "40%"]
-    fig, axes = plt.subplots(len(targets), 1, figsize=(10, 3.2 * len(targets)), sharex=True)
-    for ax, tgt in zip(axes, targets):
-        ok = [r for r in rows if r["status"] == "ok" and r["name"].endswith(tgt)]
-        for r, ls in zip(ok, ["-", "--", ":", "-."]):
-            rates = np.asarray(r["skip_rate"])
-            x = np.arange(len(rates))
-            ax.plot(x, rates[:, 0], ls, marker="o", ms=3, color="tab:blue", label=f"{r['name']} · attention")
-            ax.plot(x, rates[:, 1], ls, marker="s", ms=3, color="tab:orange", label=f"{r['name']} · MLP")
-        ax.set_title(f"target {tgt} of sublayer executions skipped" + ("" if ok else " (no evaluated rows)"))
-        ax.set_ylabel("skip rate over test tokens")
-        ax.set_ylim(-0.03, 1.03)
-        ax.grid(alpha=0.3)
-        if ok:
-            ax.legend(fontsize=7, ncol=2, loc="upper left")
-    axes[-1].set_xlabel("layer")
+    fig, axes = plt.subplots(len(targets), 2, figsize=(12, 3.3 * len(targets)), sharex=True, sharey=True)
+    for ti, tgt in enumerate(targets):
+        # ShortGPT+LoRA uses the same static mask as ShortGPT, so it adds nothing to this plot.
+        ok = [r for r in rows if r["status"] == "ok" and r["name"].endswith(tgt)
+              and not (r["kind"] == "static" and r["lora"])]
+        for ki, kind in enumerate(("attention", "MLP")):
+            ax = axes[ti, ki]
+            for r in ok:
+                rates = np.asarray(r["skip_rate"])[:, ki]
+                x = np.arange(len(rates))
+                if r["kind"] == "static":
+                    ax.bar(x, rates, width=0.8, alpha=0.18, color="grey", label=f"{r['name']} (static)")
+                else:
+                    ls = "-" if "LoRA" in r["name"] else "--"
+                    ax.plot(x, rates, ls, marker="o", ms=3, label=f"{r['name']} ({rates.mean():.0%})")
+            ax.set_title(f"{kind}, target {tgt}" + ("" if ok else " (no evaluated rows)"), fontsize=10)
+            ax.set_ylim(-0.03, 1.03)
+            ax.grid(alpha=0.3)
+            if ok:
+                ax.legend(fontsize=7, loc="upper left")
+        axes[ti, 0].set_ylabel("skip rate over test tokens")
+    for ax in axes[-1]:
+        ax.set_xlabel("layer")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
@@ -58,25 +67,28 @@ def _stage(r: dict, name: str) -> str:
 
 def evaluation_markdown(res: dict, img_rel: Path) -> str:
     sub = res["subset"]
-    ref = next((r["ppl"] for r in res["rows"] if r["name"] == "dense+LoRA" and r["status"] == "ok"), None)
+    ok = {r["name"]: r["ppl"] for r in res["rows"] if r["status"] == "ok"}
     lines = [
-        f"Command: `{res['command']}` ({res['machine']}; whole run {res['wall_s'] / 60:.1f} min). "
+        f"Command: `{res['command']}` ({res['machine']}). Time: this run {res['wall_s'] / 60:.1f} min; the "
+        f"evaluation of all rows took {res['eval_s_all_rows'] / 60:.1f} min plus loading (rows marked ♻ were "
+        f"reused from an earlier run with an identical fingerprint: same tokens, base, mask and delta bytes). "
         f"Subset: {sub['what']} ({sub['tokens_scored']} scored tokens, same tokens for every row). "
         f"Decisions: {res['decisions']}, threshold {res['threshold']}. Sublayer sizes read from the model: "
         f"attention {res['sublayer_params']['attn'] / 1e6:.3f}M (q+o {res['sublayer_params']['attn_qo'] / 1e6:.3f}M), "
         f"MLP {res['sublayer_params']['mlp'] / 1e6:.3f}M per layer.",
         "",
-        "| configuration | PPL | vs dense+LoRA | skipped (count) | skipped (params) | weights not read, K/V kept "
+        "| configuration | PPL | vs reference¹ | skipped (count) | skipped (params) | weights not read, K/V kept "
         "| attn / MLP skipped | stage 1 tokens / wall | stage 2 tokens / wall |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         if r["status"] != "ok":
-            lines.append(f"| {r['name']} | missing | | | | | | {r['reason']} | |")
+            lines.append(f"| {r['name']} | missing: {r['reason']} | | | | | | | |")
             continue
         s = r["skip"]
-        rel = f"{r['ppl'] / ref - 1:+.1%}" if ref else ""
-        lines.append(f"| {r['name']} | {r['ppl']:.3f} | {rel} | {s['count']:.1%} | {s['params']:.1%} | "
+        ref = ok.get("dense+LoRA" if r["lora"] else "dense")
+        rel = f"{r['ppl'] / ref - 1:+.1%}" if ref and r["name"] not in ("dense", "dense+LoRA") else ""
+        lines.append(f"| {r['name']}{' ♻' if r.get('reused') else ''} | {r['ppl']:.3f} | {rel} | {s['count']:.1%} | {s['params']:.1%} | "
                      f"{s['weights_read']:.1%} | {s['attn']:.0%} / {s['mlp']:.0%} | {_stage(r, 'stage1')} | "
                      f"{_stage(r, 'stage2')} |")
     lines += ["", "Goals from the issue (ratio = PPL of the first / PPL of the second):", ""]
@@ -85,6 +97,7 @@ def evaluation_markdown(res: dict, img_rel: Path) -> str:
         ratio = "" if g["ratio"] is None else f" (ratio {g['ratio']:.3f})"
         lines.append(f"- {k}: {verdict}{ratio}")
     lines += ["", f"![per-layer skip rates]({img_rel})", "",
+              "¹ rows without LoRA against dense, rows with LoRA against dense+LoRA. "
               "*weights not read, K/V kept*: a skipped attention still computes K/V for the cache (see "
               "shared notes), so only q_proj/o_proj are saved; this is the fraction of decoder-layer weights a "
               "decode step does not read."]

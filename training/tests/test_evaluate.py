@@ -114,6 +114,19 @@ def test_rows_merge_lora_restore_the_base_and_report_missing(tmp_path):
     assert by["routers"]["skip_rate"][0] == [0.0, 1.0] and by["routers"]["skip"]["count"] == pytest.approx(0.25)
     assert by["gone"]["status"] == "missing" and "does not exist" in by["gone"]["reason"]
     assert by["ShortGPT"]["status"] == "missing" and "m.json" in by["ShortGPT"]["reason"]
+    # A second run reuses rows whose fingerprint (tokens, base, mask, delta bytes) is unchanged, and recomputes
+    # a row whose delta changed.
+    prev = {o["name"]: o for o in out}
+    prev["routers"] = {**prev["routers"], "ppl": -1.0}  # marker: a reused row is copied, not recomputed
+    with torch.no_grad():
+        r.routers[1].attn.bias.copy_(torch.tensor([-9.0, 9.0]))
+    again = evaluate_rows(base, w, {"x.gguf": "abc"}, deltas_dir=deltas, results_dir=results,
+                          rows=rows[:2] + [Row("routers", "routed", "r")], previous=prev, log=lambda *_: None)
+    assert [a["reused"] for a in again] == [True, True, True] and again[2]["ppl"] == -1.0
+    save_file(r.router_state_dict(), str(deltas / "r" / "routers.safetensors"))
+    changed = evaluate_rows(base, w, {"x.gguf": "abc"}, deltas_dir=deltas, results_dir=results,
+                            rows=[Row("routers", "routed", "r")], previous=prev, log=lambda *_: None)
+    assert changed[0]["reused"] is False and changed[0]["skip_rate"][1] == [1.0, 0.0]
     # A delta trained on another base is refused, not evaluated.
     other = evaluate_rows(base, w, {"x.gguf": "zzz"}, deltas_dir=deltas, results_dir=results,
                           rows=[Row("routers", "routed", "r")], log=lambda *_: None)
