@@ -77,27 +77,29 @@ def evaluation_markdown(res: dict, img_rel: Path) -> str:
         f"attention {res['sublayer_params']['attn'] / 1e6:.3f}M (q+o {res['sublayer_params']['attn_qo'] / 1e6:.3f}M), "
         f"MLP {res['sublayer_params']['mlp'] / 1e6:.3f}M per layer.",
         "",
-        "| configuration | PPL | vs reference¹ | skipped (count) | skipped (params) | weights not read, K/V kept "
+        "| configuration | PPL | vs dense | vs dense+LoRA | skipped (count) | skipped (params) | weights not read, K/V kept "
         "| attn / MLP skipped | stage 1 tokens / wall | stage 2 tokens / wall |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in res["rows"]:
         if r["status"] != "ok":
-            lines.append(f"| {r['name']} | missing: {r['reason']} | | | | | | | |")
+            lines.append(f"| {r['name']} | missing: {r['reason']} | | | | | | | | |")
             continue
         s = r["skip"]
-        ref = ok.get("dense+LoRA" if r["lora"] else "dense")
-        rel = f"{r['ppl'] / ref - 1:+.1%}" if ref and r["name"] not in ("dense", "dense+LoRA") else ""
-        lines.append(f"| {r['name']}{' ♻' if r.get('reused') else ''} | {r['ppl']:.3f} | {rel} | {s['count']:.1%} | {s['params']:.1%} | "
+        rel = {ref: f"{r['ppl'] / ok[ref] - 1:+.1%}" if ref in ok and r["name"] != ref else ""
+               for ref in ("dense", "dense+LoRA")}
+        if not r["lora"]:
+            rel["dense+LoRA"] = ""  # a row without LoRA is compared with the dense model only
+        lines.append(f"| {r['name']}{' ♻' if r.get('reused') else ''} | {r['ppl']:.3f} | {rel['dense']} | "
+                     f"{rel['dense+LoRA']} | {s['count']:.1%} | {s['params']:.1%} | "
                      f"{s['weights_read']:.1%} | {s['attn']:.0%} / {s['mlp']:.0%} | {_stage(r, 'stage1')} | "
-                     f"{_stage(r, 'stage2')} |")
+                     f"{_stage(r, 'stage2') if r['lora'] else ''} |")
     lines += ["", "Goals from the issue (ratio = PPL of the first / PPL of the second):", ""]
     for k, g in res["goals"].items():
         verdict = "not measured (row missing)" if g["met"] is None else ("met" if g["met"] else "**not met**")
         ratio = "" if g["ratio"] is None else f" (ratio {g['ratio']:.3f})"
         lines.append(f"- {k}: {verdict}{ratio}")
     lines += ["", f"![per-layer skip rates]({img_rel})", "",
-              "¹ rows without LoRA against dense, rows with LoRA against dense+LoRA. "
               "*weights not read, K/V kept*: a skipped attention still computes K/V for the cache (see "
               "shared notes), so only q_proj/o_proj are saved; this is the fraction of decoder-layer weights a "
               "decode step does not read."]
