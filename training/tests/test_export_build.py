@@ -70,7 +70,18 @@ def make_deltas(tmp: Path, base_dir: Path, info: dict | None = None, seed: int =
     return out, skip
 
 
-def test_build_matches_unmerged_pytorch(tmp_path, base_dir):
+def test_build_matches_unmerged_pytorch(tmp_path, base_dir, monkeypatch):
+    # GGUF-loaded bases carry is_quantized=True, on which transformers refuses .float(): build like that.
+    import skipgpt.loader as loader
+
+    real = loader.load_base
+
+    def load_like_gguf(source, **kw):
+        model, tok, info = real(source, **kw)
+        model.is_quantized = True
+        return model, tok, info
+
+    monkeypatch.setattr(loader, "load_base", load_like_gguf)
     deltas, ref_model = make_deltas(tmp_path, base_dir)
     out = build(str(base_dir), deltas, tmp_path / "models" / "tiny-built", greedy_steps=4, log=lambda *_: None)
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "model.onnx.data",

@@ -96,7 +96,9 @@ def apply_deltas(skip: SkipLlama, folder: Path, log=print) -> list[Delta]:
             peft_model = PeftModel.from_pretrained(skip.base, str(lora))
         except Exception as e:  # noqa: BLE001 - peft errors are long; name the folder and the cause
             raise BuildError(f"could not load LoRA adapter {lora}: {type(e).__name__}: {e}") from e
-        skip.base = peft_model.merge_and_unload().float().eval()
+        # No .float() here: transformers refuses it on GGUF-loaded models (is_quantized), and the merged weights
+        # already have the base's float32 dtype; export_folder casts the whole SkipLlama via nn.Module.float.
+        skip.base = peft_model.merge_and_unload().eval()
         weights = next(iter(sorted(lora.glob("adapter_model.*"))), None)
         used.append(Delta(f"{folder.name}/lora", sha256_of(weights) if weights else ""))
         log(f"lora: merged {lora}")
