@@ -33,7 +33,7 @@ def plot_skip_rates(rows: list[dict], path: Path) -> Path:
     fig, axes = plt.subplots(len(targets), 2, figsize=(12, 3.3 * len(targets)), sharex=True, sharey=True)
     for ti, tgt in enumerate(targets):
         # ShortGPT+LoRA uses the same static mask as ShortGPT, so it adds nothing to this plot.
-        ok = [r for r in rows if r["status"] == "ok" and r["name"].endswith(tgt)
+        ok = [r for r in rows if r["status"] == "ok" and f" {tgt}" in r["name"]
               and not (r["kind"] == "static" and r["lora"])]
         for ki, kind in enumerate(("attention", "MLP")):
             ax = axes[ti, ki]

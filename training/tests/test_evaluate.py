@@ -97,12 +97,13 @@ def test_rows_merge_lora_restore_the_base_and_report_missing(tmp_path):
     (deltas / "r" / "config.json").write_text(json.dumps({"base": {"sha256": {"x.gguf": "abc"}}}))
     rows = [Row("dense", "dense"), Row("dense+LoRA", "dense", "d-lora", True), Row("dense again", "dense"),
             Row("routers", "routed", "r"), Row("gone", "routed", "nope", True),
-            Row("ShortGPT", "static", mask="m.json")]
+            Row("ShortGPT", "static", mask="m.json"), Row("extra", "routed", "not-trained", optional=True)]
     base = tiny_llama(layers=2)
     w = windows()
     out = evaluate_rows(base, w, {"x.gguf": "abc"}, deltas_dir=deltas, results_dir=results, rows=rows,
                         log=lambda *_: None)
     by = {o["name"]: o for o in out}
+    assert "extra" not in by  # an optional row without its delta is left out, not reported missing
     # The merged LoRA row equals the unmerged peft model's perplexity, and the base is restored afterwards.
     with torch.no_grad():
         lg = peft_model(input_ids=w).logits
@@ -143,3 +144,5 @@ def test_goals_use_ratios_and_flag_missing_rows():
     assert g["routers+LoRA 40% within 15% of dense+LoRA"]["met"] is False
     assert g["routers+LoRA 25% better than ShortGPT+LoRA 25%"]["met"] is True
     assert g["routers 25% better than ShortGPT 25%"]["met"] is None
+    long = goals(rows + [{"name": "routers+LoRA 25% (long run)", "status": "ok", "ppl": 10.1}])
+    assert long["routers+LoRA 25% (long run) within 3% of dense+LoRA"]["met"] is True
