@@ -61,22 +61,25 @@ def main() -> None:
             ppl, ex = perplexity(m, tokens, a.window, thr)
             row.append(f"ppl@{thr:g} {ppl:7.3f} (exec {ex:.2f})")
         print(f"{name:32s} " + "  ".join(row), flush=True)
-    res = {k: [] for k in models}
+    thresholds = (0.0, 0.5)
+    res = {(k, t): [] for k in models for t in thresholds}
     for m, *_ in models.values():
         m.reset()
         m.step(tokens[: a.past].tolist(), 0.5)
-    for i in range(a.decode_steps):  # round-robin so every model sees the same machine load
+    for i in range(a.decode_steps):  # round-robin so every model and threshold sees the same machine load
         for name, (m, man, _, _) in models.items():
-            m.length = a.past  # same slot every step: constant past length
-            w, c = time.perf_counter(), time.process_time()
-            m.step([int(tokens[a.past + i])], man.router.threshold_default)
-            res[name].append(((time.perf_counter() - w) * 1e3, (time.process_time() - c) * 1e3))
+            for thr in thresholds:
+                m.length = a.past  # same slot every step: constant past length
+                w, c = time.perf_counter(), time.process_time()
+                out = m.step([int(tokens[a.past + i])], thr)
+                res[(name, thr)].append(((time.perf_counter() - w) * 1e3, (time.process_time() - c) * 1e3,
+                                         float((out.probs >= thr).mean())))
     base = None
-    for name, v in res.items():
+    for (name, thr), v in res.items():
         wall, cpu = statistics.median(x[0] for x in v), statistics.median(x[1] for x in v)
         base = base or cpu
-        print(f"{name:32s} decode wall {wall:6.1f} ms  cpu {cpu:6.1f} ms  ({base / cpu:4.2f}x vs first, by CPU)")
-
+        print(f"{name:32s} decode @{thr:g}: exec {np.mean([x[2] for x in v]):.2f}  wall {wall:6.1f} ms  "
+              f"cpu {cpu:6.1f} ms  ({base / cpu:4.2f}x vs first row, by CPU)")
 
 if __name__ == "__main__":
     main()
