@@ -66,7 +66,8 @@ def attention_rows(g: GraphBuilder, ctx, xn: str, idx: str | None, k_new: str, v
     s_past = g.op("FusedMatMul", [q, past_k], name="scores_past", transB=1, alpha=scale)  # [1, KVH, G*k, C]
     s_past = g.op("Add", [s_past, ctx.past_bias], name="mask_past")  # rows >= past_length -> -inf
     s_new = g.op("FusedMatMul", [q, k_new], name="scores_new", transB=1, alpha=scale)  # [1, KVH, G*k, S]
-    s_new = g.op("Reshape", [s_new, g.const([d.kv_heads, G, -1, 0], )], name="scores_new_rows", allowzero=0)
+    # 0 in a Reshape shape copies that input dim (S); k may be 0 rows, -1 then resolves to 0.
+    s_new = g.op("Reshape", [s_new, g.const([d.kv_heads, G, -1, 0])], name="scores_new_rows")
     s_new = g.op("Add", [s_new, causal], name="mask_causal")  # [KVH, G, k, S] + [k, S]
     s_new = g.op("Reshape", [s_new, g.const([1, d.kv_heads, -1, 0])], name="scores_new_flat")
     s = g.op("Concat", [s_past, s_new], name="scores", axis=-1)  # [1, KVH, G*k, C+S]; small
