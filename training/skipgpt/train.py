@@ -206,7 +206,8 @@ def register(sub) -> None:
 def run(args) -> int:
     cfg = TrainConfig(
         name=args.name, kind="routed" if not args.lora_only else args.lora_only, base=args.base,
-        static_mask_file=args.static_mask_file, skip_stage2=args.routers_only, seed=args.seed, threads=args.threads, dtype=args.dtype,
+        static_mask_file=args.static_mask_file, skip_stage2=args.routers_only, seed=args.seed,
+        threads=args.threads, dtype=args.dtype,
         checkpoint_every=args.checkpoint_every, deltas_dir=args.deltas_dir, runs_dir=args.runs_dir,
         data=DataConfig(corpus=args.corpus, seq_len=args.seq_len, batch_size=args.batch_size,
                         val_batches=args.val_batches),
