@@ -11,11 +11,10 @@ import onnx
 
 from .manifest import Quantization
 
-# name -> (bits of the layer MatMuls, bits of the LM head). A 4-bit/8-bit mix was measured and dropped
+# name -> bits of every quantized MatMul. A 4-bit layers / 8-bit head mix was measured and dropped
 # (docs/EXPORT.md): the 4-bit layers, not the head, cost the perplexity.
-SCHEMES = {"int8": (8, 8), "int4": (4, 4)}
+SCHEMES = {"int8": 8, "int4": 4}
 BLOCK = 32
-HEAD = "/model/lm_head/MatMul"
 
 
 def _all_nodes(graph: onnx.GraphProto):
@@ -26,31 +25,21 @@ def _all_nodes(graph: onnx.GraphProto):
                 yield from _all_nodes(a.g)
 
 
-def _run(model, bits, accuracy_level, symmetric, exclude=None, include=None) -> onnx.ModelProto:
-    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
-
-    q = MatMulNBitsQuantizer(model, bits=bits, block_size=BLOCK, is_symmetric=symmetric,
-                             accuracy_level=accuracy_level, nodes_to_exclude=exclude or [],
-                             nodes_to_include=include, op_types_to_quantize=("MatMul",))
-    q.process()
-    return q.model.model
-
-
 def quantize_model(model: onnx.ModelProto, weights=None, quant: str = "int8", accuracy_level: int | None = 4,
                    symmetric: bool = True, log=print) -> tuple[onnx.ModelProto, Quantization]:
     if quant not in SCHEMES:
         raise ValueError(f"quantization {quant!r} is not one of {sorted(SCHEMES)}")
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)  # one line/node
-    layer_bits, head_bits = SCHEMES[quant]
+
+    bits = SCHEMES[quant]
     routers = [n.name for n in _all_nodes(model.graph) if "/router/" in n.name and n.op_type == "MatMul"]
-    has_head = any(n.name == HEAD for n in _all_nodes(model.graph))
-    if layer_bits == head_bits or not has_head:
-        model = _run(model, layer_bits, accuracy_level, symmetric, exclude=routers)
-    else:
-        model = _run(model, layer_bits, accuracy_level, symmetric, exclude=routers + [HEAD])
-        model = _run(model, head_bits, accuracy_level, symmetric, exclude=routers, include=[HEAD])
+    q = MatMulNBitsQuantizer(model, bits=bits, block_size=BLOCK, is_symmetric=symmetric,
+                             accuracy_level=accuracy_level, nodes_to_exclude=routers, op_types_to_quantize=("MatMul",))
+    q.process()
+    model = q.model.model
     n = sum(1 for x in _all_nodes(model.graph) if x.op_type == "MatMulNBits")
-    log(f"quantize: {n} MatMuls -> MatMulNBits ({quant}: layers {layer_bits}-bit, head {head_bits}-bit), "
-        f"block {BLOCK}, accuracy_level {accuracy_level} (routers kept float32)")
-    return model, Quantization(method="MatMulNBits", bits=layer_bits, block_size=BLOCK,
-                               weights=["layers", "lm_head" if head_bits == layer_bits else f"lm_head:{head_bits}"])
+    log(f"quantize: {n} MatMuls -> MatMulNBits {bits}-bit, block {BLOCK}, accuracy_level {accuracy_level} "
+        "(routers kept float32)")
+    return model, Quantization(method="MatMulNBits", bits=bits, block_size=BLOCK, weights=["layers", "lm_head"])
