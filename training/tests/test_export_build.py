@@ -167,3 +167,23 @@ def test_cli_reports_errors_without_traceback(tmp_path, base_dir, capsys):
     rc = main(["build", "--base", str(tmp_path / "missing-base"), "--out", str(tmp_path / "o")])
     assert rc == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_static_deltas_export_their_mask(tmp_path, base_dir):
+    deltas, _ = make_deltas(tmp_path, base_dir)
+    (deltas / "routers.safetensors").unlink()
+    mask = [[True, False], [False, True]]
+    (deltas / "mask.json").write_text(json.dumps({"executed": mask}))
+    cfg = json.loads((deltas / "config.json").read_text())
+    cfg["training"] = {"kind": "static", "static_mask_file": str(deltas / "mask.json")}
+    (deltas / "config.json").write_text(json.dumps(cfg))
+    out = build(str(base_dir), deltas, tmp_path / "static", greedy_steps=2, log=lambda *_: None)
+    doc = json.loads((out / "parity.json").read_text())
+    for case in doc["cases"]:
+        want = np.ones((2, 2)) if case["threshold"] == 0 else np.array(mask)
+        assert (np.array(case["decisions"]) == want[None]).all()
+    assert read_manifest(out).provenance.deltas[0].name == "static-mask:mask.json"
+    cfg["training"]["static_mask_file"] = "nowhere.json"
+    (deltas / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(BuildError, match="nowhere.json"):
+        build(str(base_dir), deltas, tmp_path / "static2", log=lambda *_: None)

@@ -61,18 +61,49 @@ def check_base_match(cfg: dict, base_info: dict, folder: Path) -> None:
         print(f"warning: {folder}/config.json records no base sha256; cannot verify the base", flush=True)
 
 
+def _static_mask_path(name: str | None, folder: Path) -> Path:
+    """The mask file named in the training config: as given, or relative to training/ (where training ran)."""
+    if not name:
+        raise BuildError(f"{folder}/config.json is a static run without training.static_mask_file")
+    for p in (Path(name), folder.parent.parent / name, folder / Path(name).name):
+        if p.is_file():
+            return p
+    raise BuildError(f"static mask file {name!r} of {folder} not found (looked in ., {folder.parent.parent}, "
+                     f"{folder}); copy it next to config.json")
+
+
+def _set_static_routers(skip: SkipLlama, mask_path: Path) -> None:
+    """ShortGPT-style static skipping expressed with the routers: weight 0 and a bias that makes p_execute
+    exactly 1 (runs) or ~1e-26 (skipped), so the same graph and engine serve static baselines."""
+    from ..config import ConfigError, load_static_mask
+
+    try:
+        mask = load_static_mask(mask_path, skip.num_layers)
+    except ConfigError as e:
+        raise BuildError(str(e)) from e
+    with torch.no_grad():
+        for r, row in zip(skip.routers, mask.tolist()):
+            for lin, executed in ((r.attn, row[0]), (r.mlp, row[1])):
+                lin.weight.zero_()
+                lin.bias.copy_(torch.tensor([30.0, -30.0] if executed else [-30.0, 30.0]))
+
+
 def apply_deltas(skip: SkipLlama, folder: Path, log=print) -> list[Delta]:
     """Load routers and merge LoRA into skip.base in place; returns provenance entries (file name + sha256)."""
     from safetensors.torch import load_file
 
     folder = Path(folder)
     cfg = read_delta_config(folder)
-    kind = (cfg.get("training") or {}).get("kind", "routed")
-    if kind == "static":
-        raise BuildError(f"{folder} is a static (ShortGPT-style) baseline; exporting static masks is not supported")
+    training = cfg.get("training") or {}
+    kind = training.get("kind", "routed")
     used = []
     routers = folder / "routers.safetensors"
-    if routers.is_file():
+    if kind == "static":
+        mask_path = _static_mask_path(training.get("static_mask_file"), folder)
+        _set_static_routers(skip, mask_path)
+        used.append(Delta(f"static-mask:{mask_path.name}", sha256_of(mask_path)))
+        log(f"routers: static mask {mask_path} (same sublayers skipped for every token at threshold 0 < t <= 1)")
+    elif routers.is_file():
         sd = load_file(str(routers))
         try:
             skip.load_router_state_dict(sd)
