@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from .model import SkipLlama
 
 REPO = Path(__file__).resolve().parents[2]
+EVAL_VERSION = 2  # part of every row fingerprint: bump when what a row records changes (2: per-window NLL)
 
 
 @dataclass
@@ -95,20 +96,33 @@ def skip_fractions(rates: list[list[float]], params: list[list[int]], qo: list[i
 def perplexity(model: SkipLlama, windows: torch.Tensor, batch: int = 4, **fwd) -> dict:
     """Mean next-token NLL over every window (each window predicts its tokens 1..S-1 from the ones before) and
     the per-layer skip rates of the gates actually applied, counted over all tokens run through the model."""
-    nll, scored, seen = 0.0, 0, 0
+    nll, scored, seen, per_window = 0.0, 0, 0, []
     executed = torch.zeros(model.num_layers, 2, dtype=torch.float64)
     for start in range(0, windows.shape[0], batch):
         ids = windows[start:start + batch]
         out = model(ids, **fwd)
         logits = out.logits[:, :-1].float()
-        nll += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
-                               reduction="sum").item()
+        tok_nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1),
+                                  reduction="none").view(ids.shape[0], -1)
+        nll += tok_nll.sum().item()
+        per_window += tok_nll.mean(dim=1).tolist()
         scored += ids[:, 1:].numel()
         executed += out.gates.double().sum(dim=(0, 1))
         seen += ids.numel()
     mean = nll / scored
-    return {"nll": mean, "ppl": math.exp(mean), "tokens_scored": scored,
+    return {"nll": mean, "ppl": math.exp(mean), "tokens_scored": scored, "window_nll": per_window,
             "skip_rate": (1.0 - executed / seen).tolist()}
+
+
+def ratio_ci(a: list[float], b: list[float], n: int = 2000, seed: int = 0) -> list[float] | None:
+    """95% paired-bootstrap interval of PPL_a / PPL_b over windows (windows have equal token counts, so
+    PPL = exp(mean window NLL)); resampling windows keeps each pair of rows on the same text."""
+    if not a or len(a) != len(b):
+        return None
+    d = np.asarray(a) - np.asarray(b)
+    idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
+    lo, hi = np.percentile(np.exp(d[idx].mean(axis=1)), [2.5, 97.5])
+    return [float(lo), float(hi)]
 
 
 def _show(path: Path) -> str:
@@ -148,7 +162,7 @@ def fingerprint(row: Row, folder: Path | None, mask: torch.Tensor | None, window
     """Hash of everything a row's numbers depend on: the row, the scored tokens, the base, the threshold, the
     static mask and the bytes of the delta files. Equal fingerprint = the same computation, safe to reuse."""
     what = {k: v for k, v in asdict(row).items() if k != "optional"}  # `optional` does not change the numbers
-    h = hashlib.sha256(json.dumps({"row": what, "base": base_sha, "threshold": threshold},
+    h = hashlib.sha256(json.dumps({"row": what, "base": base_sha, "threshold": threshold, "v": EVAL_VERSION},
                                   sort_keys=True).encode())
     h.update(windows.numpy().tobytes())
     if mask is not None:
@@ -217,7 +231,9 @@ def evaluate_rows(base, windows: torch.Tensor, base_sha: dict, *, deltas_dir: Pa
 def goals(rows: list[dict]) -> dict:
     """The issue's targets, checked on whatever rows exist (None where a needed row is missing)."""
     ppl = {r["name"]: r["ppl"] for r in rows if r["status"] == "ok"}
+    win = {r["name"]: r.get("window_nll") for r in rows if r["status"] == "ok"}
     ratio = lambda a, b: ppl[a] / ppl[b] if a in ppl and b in ppl else None  # noqa: E731
+    ci = lambda a, b: ratio_ci(win[a], win[b]) if a in win and b in win else None  # noqa: E731
     g = {}
     for pct, tol in ((25, 0.03), (40, 0.15)):
         # The main rows always; extra runs of the same target (e.g. "(long run)") when they were evaluated.
@@ -226,11 +242,15 @@ def goals(rows: list[dict]) -> dict:
         for v in variants:
             rr = ratio(f"routers+LoRA {pct}%{v}", "dense+LoRA")
             g[f"routers+LoRA {pct}%{v} within {tol:.0%} of dense+LoRA"] = {
-                "ratio": rr, "met": None if rr is None else rr <= 1 + tol}
+                "ratio": rr, "ci95": ci(f"routers+LoRA {pct}%{v}", "dense+LoRA"),
+                "met": None if rr is None else rr <= 1 + tol}
             for a, b in ((f"routers+LoRA {pct}%{v}", f"ShortGPT+LoRA {pct}%"),
                          (f"routers {pct}%{v}", f"ShortGPT {pct}%")):
                 rr = ratio(a, b)
-                g[f"{a} better than {b}"] = {"ratio": rr, "met": None if rr is None else rr < 1}
+                c = ci(a, b)
+                # "Clearly better": the whole 95% interval below 1 (point estimate alone when no interval).
+                met = None if rr is None else (c[1] < 1 if c else rr < 1)
+                g[f"{a} better than {b}"] = {"ratio": rr, "ci95": c, "met": met}
     return g
 
 
@@ -238,6 +258,10 @@ def run(args) -> int:
     from .loader import load_base
     from .plots import evaluation_markdown, plot_skip_rates, write_section
 
+    chosen = [r for r in ROWS if not args.only or r.name in args.only]
+    if args.only and len(chosen) != len(args.only):
+        raise SystemExit(f"--only: unknown row name(s) {sorted(set(args.only) - {r.name for r in ROWS})}; "
+                         f"rows are {[r.name for r in ROWS]}")
     t0 = time.time()
     torch.set_num_threads(args.threads)
     base, _tok, info = load_base(args.base)
@@ -247,10 +271,12 @@ def run(args) -> int:
     if args.reuse and out.is_file():
         previous = {r["name"]: r for r in json.loads(out.read_text()).get("rows", [])}
     rows = evaluate_rows(base, windows, info.sha256, deltas_dir=Path(args.deltas), results_dir=Path(args.results),
-                         batch=args.batch, threshold=args.threshold, previous=previous)
+                         rows=chosen, batch=args.batch, threshold=args.threshold, previous=previous)
     res = {
         "command": f"cd training && ../.venv/bin/python -m skipgpt evaluate --windows {args.windows} "
-                   f"--seq-len {args.seq_len}",
+                   f"--seq-len {args.seq_len}" + "".join(f" --only '{n}'" for n in args.only or [])
+                   + ("" if args.section == "evaluation" else f" --section {args.section} --out "
+                      f"{_show(Path(args.out))} --img {_show(Path(args.img))}"),
         "machine": f"{platform.machine()}, 2 shared cores, {torch.get_num_threads()} torch threads, no GPU",
         "subset": {"split": "test", "file": "data/corpus/test.npy", "windows": args.windows, "seq_len": args.seq_len,
                    "tokens": int(windows.numel()), "tokens_scored": int(windows[:, 1:].numel()),
@@ -269,7 +295,7 @@ def run(args) -> int:
     out.write_text(json.dumps(res, indent=1) + "\n")
     png = Path(args.img)
     plot_skip_rates(rows, png)
-    write_section(Path(args.doc), "evaluation", evaluation_markdown(res, png.relative_to(Path(args.doc).parent)))
+    write_section(Path(args.doc), args.section, evaluation_markdown(res, png.relative_to(Path(args.doc).parent)))
     print(json.dumps({r["name"]: r.get("ppl", r["status"]) for r in rows}, indent=1))
     return 0
 
@@ -290,4 +316,6 @@ def register(sub) -> None:
     p.add_argument("--out", default=str(REPO / "training/results/eval.json"))
     p.add_argument("--img", default=str(REPO / "docs/img/skip_rates.png"))
     p.add_argument("--doc", default=str(REPO / "docs/EVALUATION.md"))
+    p.add_argument("--section", default="evaluation", help="name of the generated section in --doc")
+    p.add_argument("--only", nargs="+", metavar="ROW", help="evaluate only these rows (names as in the table)")
     p.set_defaults(func=run)

@@ -94,10 +94,18 @@ def evaluation_markdown(res: dict, img_rel: Path) -> str:
                      f"{rel['dense+LoRA']} | {s['count']:.1%} | {s['params']:.1%} | "
                      f"{s['weights_read']:.1%} | {s['attn']:.0%} / {s['mlp']:.0%} | {_stage(r, 'stage1')} | "
                      f"{_stage(r, 'stage2') if r['lora'] else ''} |")
-    lines += ["", "Goals from the issue (ratio = PPL of the first / PPL of the second):", ""]
+    lines += ["", "Goals from the issue (ratio = PPL of the first / PPL of the second; \"better\" counts as met only "
+                  "when the whole 95% interval is below 1):", ""]
     for k, g in res["goals"].items():
+        if g["ratio"] is None and any(r["status"] == "ok" for r in res["rows"]) and len(res["rows"]) < 10:
+            continue  # a run over selected rows (--only) lists only the goals it measured
         verdict = "not measured (row missing)" if g["met"] is None else ("met" if g["met"] else "**not met**")
-        ratio = "" if g["ratio"] is None else f" (ratio {g['ratio']:.3f})"
+        if g["met"] is False and "better than" in k and g["ratio"] < 1:
+            verdict = "**not clearly**: lower PPL, but the 95% interval reaches 1"
+        ratio = "" if g["ratio"] is None else f" (ratio {g['ratio']:.3f}"
+        if g.get("ci95"):
+            ratio += f", 95% paired bootstrap over windows {g['ci95'][0]:.3f}–{g['ci95'][1]:.3f}"
+        ratio += ")" if ratio else ""
         lines.append(f"- {k}: {verdict}{ratio}")
     lines += ["", f"![per-layer skip rates]({img_rel})", "",
               "*weights not read, K/V kept*: a skipped attention still computes K/V for the cache (see "

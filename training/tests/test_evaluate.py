@@ -9,8 +9,8 @@ import torch
 from peft import LoraConfig, get_peft_model
 from safetensors.torch import save_file
 
-from skipgpt.evaluate import (Row, evaluate_rows, goals, perplexity, qo_params, skip_fractions, sublayer_params,
-                              token_windows)
+from skipgpt.evaluate import (Row, evaluate_rows, goals, perplexity, qo_params, ratio_ci, skip_fractions,
+                              sublayer_params, token_windows)
 from skipgpt.model import SkipLlama, tiny_llama
 
 
@@ -29,6 +29,7 @@ def test_perplexity_matches_direct_cross_entropy():
     assert res["nll"] == pytest.approx(direct, rel=1e-5)
     assert res["ppl"] == pytest.approx(math.exp(direct), rel=1e-5)
     assert res["tokens_scored"] == 4 * 15
+    assert np.mean(res["window_nll"]) == pytest.approx(direct, rel=1e-5) and len(res["window_nll"]) == 4
     assert res["skip_rate"] == [[0.0, 0.0], [0.0, 0.0]]
 
 
@@ -134,13 +135,23 @@ def test_rows_merge_lora_restore_the_base_and_report_missing(tmp_path):
     assert other[0]["status"] == "missing" and "another base" in other[0]["reason"]
 
 
+def test_ratio_ci_brackets_the_ratio_and_is_paired():
+    a, b = [2.0, 2.5, 3.0, 2.2], [1.9, 2.4, 2.9, 2.1]  # a is worse by exactly 0.1 nats on every window
+    lo, hi = ratio_ci(a, b)
+    assert lo == pytest.approx(math.exp(0.1)) and hi == pytest.approx(math.exp(0.1))  # paired: no spread
+    lo, hi = ratio_ci([2.0, 3.0, 2.0, 3.0], [2.5, 2.5, 2.5, 2.5])
+    assert lo < 1.0 < hi
+    assert ratio_ci([], []) is None
+
+
 def test_goals_use_ratios_and_flag_missing_rows():
     rows = [{"name": "dense+LoRA", "status": "ok", "ppl": 10.0},
             {"name": "routers+LoRA 25%", "status": "ok", "ppl": 10.2},
             {"name": "ShortGPT+LoRA 25%", "status": "ok", "ppl": 12.0},
             {"name": "routers+LoRA 40%", "status": "ok", "ppl": 12.0}]
     g = goals(rows)
-    assert g["routers+LoRA 25% within 3% of dense+LoRA"] == {"ratio": pytest.approx(1.02), "met": True}
+    assert g["routers+LoRA 25% within 3% of dense+LoRA"] == {"ratio": pytest.approx(1.02), "ci95": None,
+                                                              "met": True}
     assert g["routers+LoRA 40% within 15% of dense+LoRA"]["met"] is False
     assert g["routers+LoRA 25% better than ShortGPT+LoRA 25%"]["met"] is True
     assert g["routers 25% better than ShortGPT 25%"]["met"] is None
