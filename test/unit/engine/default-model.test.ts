@@ -9,7 +9,7 @@ import { readParity, repoRoot } from './fixture';
 
 const dir = process.env.SKIPGPT_DEFAULT_MODEL ?? join(repoRoot, 'models', 'smollm2-135m-skip25');
 
-describe('default model parity (models/smollm2-135m-skip25)', function () {
+describe(`default model parity (${dir})`, function () {
   this.timeout(240_000);
   let runner: ModelRunner | undefined;
 
