@@ -29,13 +29,15 @@ describe('default SmolLM2 model', () => {
       assert.ok(/\S/.test(out));
       assert.strictEqual(api.host.lastTrace!.tokens[0].attn.length, 30);
 
+      // The inspector (retained, possibly still open from earlier suites) renders every new trace as it arrives, so
+      // take its state before the panel run: whatever it shows next must be a 30-layer render of a SmolLM2 trace.
+      const before = api.inspector.lastRendered;
       const runs = api.panel()?.runs ?? 0;
       await vscode.commands.executeCommand('skipgpt.openPanel', { run: true, withDense: true });
       await waitFor(() => (api.panel()?.runs ?? 0) > runs, 120000, 'the panel runs');
       const [routed, dense] = api.panel()!.lastCounts;
       await waitFor(() => api.panel()!.lastRendered?.cells === routed + dense, 20000, 'the panel to render');
       await shot('smollm2-panel');
-      const before = api.inspector.lastRendered;
       await vscode.commands.executeCommand('skipgpt.openInspector');
       const r = await waitFor(() => api.inspector.lastRendered !== before && api.inspector.lastRendered, 60000, 'the inspector');
       assert.strictEqual(r.cells, r.tokens * 30);
