@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import time
 from dataclasses import asdict, dataclass
@@ -274,7 +275,7 @@ def run(args) -> int:
                          rows=chosen, batch=args.batch, threshold=args.threshold, previous=previous)
     res = {
         "command": f"cd training && ../.venv/bin/python -m skipgpt evaluate --windows {args.windows} "
-                   f"--seq-len {args.seq_len}" + "".join(f" --only '{n}'" for n in args.only or [])
+                   f"--seq-len {args.seq_len}" + (" --only " + " ".join(f"'{n}'" for n in args.only) if args.only else "")
                    + ("" if args.section == "evaluation" else f" --section {args.section} --out "
                       f"{_show(Path(args.out))} --img {_show(Path(args.img))}"),
         "machine": f"{platform.machine()}, 2 shared cores, {torch.get_num_threads()} torch threads, no GPU",
@@ -295,7 +296,8 @@ def run(args) -> int:
     out.write_text(json.dumps(res, indent=1) + "\n")
     png = Path(args.img)
     plot_skip_rates(rows, png)
-    write_section(Path(args.doc), args.section, evaluation_markdown(res, png.relative_to(Path(args.doc).parent)))
+    doc = Path(args.doc).resolve()
+    write_section(doc, args.section, evaluation_markdown(res, Path(os.path.relpath(png.resolve(), doc.parent))))
     print(json.dumps({r["name"]: r.get("ppl", r["status"]) for r in rows}, indent=1))
     return 0
 
