@@ -98,13 +98,15 @@ def test_rows_merge_lora_restore_the_base_and_report_missing(tmp_path):
     (deltas / "r" / "config.json").write_text(json.dumps({"base": {"sha256": {"x.gguf": "abc"}}}))
     rows = [Row("dense", "dense"), Row("dense+LoRA", "dense", "d-lora", True), Row("dense again", "dense"),
             Row("routers", "routed", "r"), Row("gone", "routed", "nope", True),
-            Row("ShortGPT", "static", mask="m.json"), Row("extra", "routed", "not-trained", optional=True)]
+            Row("ShortGPT", "static", mask="m.json"), Row("extra", "routed", "not-trained", optional=True),
+            Row("extra+LoRA", "routed", "r", True, optional=True)]
     base = tiny_llama(layers=2)
     w = windows()
     out = evaluate_rows(base, w, {"x.gguf": "abc"}, deltas_dir=deltas, results_dir=results, rows=rows,
                         log=lambda *_: None)
     by = {o["name"]: o for o in out}
     assert "extra" not in by  # an optional row without its delta is left out, not reported missing
+    assert "extra+LoRA" not in by  # ... and so is one whose delta lacks the part it needs (no lora/)
     # The merged LoRA row equals the unmerged peft model's perplexity, and the base is restored afterwards.
     with torch.no_grad():
         lg = peft_model(input_ids=w).logits
