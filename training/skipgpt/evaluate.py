@@ -49,6 +49,10 @@ ROWS = [
     # Budget check: 4× the stage-1 tokens (docs/TRAINING.md); evaluated when (and as far as) it exists.
     Row("routers 25% (4× stage-1 tokens)", "routed", "smollm2-135m-skip25-long", optional=True),
     Row("routers+LoRA 25% (4× stage-1 tokens)", "routed", "smollm2-135m-skip25-long", True, optional=True),
+    # Second budget check, run once the machine was quiet: 16× the stage-1 tokens, 8× the stage-2 tokens (so its
+    # +LoRA row has more LoRA budget than dense+LoRA: the comparison with that row is not budget-matched).
+    Row("routers 25% (16× stage-1 tokens)", "routed", "smollm2-135m-skip25-x16", optional=True),
+    Row("routers+LoRA 25% (16× stage-1 tokens)", "routed", "smollm2-135m-skip25-x16", True, optional=True),
 ]
 
 
