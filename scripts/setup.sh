@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ORT_DISABLE_TELEMETRY=1 ONNXRUNTIME_NODE_INSTALL=skip
-MODEL="${SKIPGPT_MODEL:-smollm2-135m-skip25}"
+DELTAS="${SKIPGPT_DELTAS:-smollm2-135m-skip25}"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 
 step "system packages (Chromium, ripgrep, libkrb5-dev for the offline VS Code tests)"
@@ -26,9 +26,18 @@ npm run build
 step "offline VS Code test harness (code-server + Chromium)"
 bash test/e2e/setup.sh
 
-step "default model: models/$MODEL"
-(cd training && ../.venv/bin/python -m skipgpt build --base default --deltas "deltas/$MODEL" --out "../models/$MODEL")
+# Two builds of the same base + deltas: the 8-bit one is what the extension and CLI use by default; the float32 one
+# is the reference the tests compare with PyTorch token for token. An existing folder is kept (delete it to rebuild).
+build_model() {  # out-name [build flags...]
+  local out="$1"; shift
+  if [ -f "models/$out/manifest.json" ]; then echo "models/$out exists; delete it to rebuild"; return; fi
+  (cd training && ../.venv/bin/python -m skipgpt build --base default --deltas "deltas/$DELTAS" --out "../models/$out" "$@")
+}
+step "default model, 8-bit: models/$DELTAS-int8"
+build_model "$DELTAS-int8" --quant int8
+step "reference model, float32 (for the parity tests): models/$DELTAS"
+build_model "$DELTAS"
 
 step "demo completion with routing stats"
-node dist/cli.js generate --model "models/$MODEL" --max-tokens 32 --prompt $'def fibonacci(n):\n'
+node dist/cli.js generate --model "models/$DELTAS-int8" --max-tokens 32 --prompt $'def fibonacci(n):\n'
 printf '\nset-up done in %ss\n' "$SECONDS"

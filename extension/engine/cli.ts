@@ -6,7 +6,7 @@ import type { CompleteRequest, CompleteResult, EpSetting, RoutingTrace } from '.
 import { ModelRunner } from './runner';
 
 const USAGE = `usage: skipgpt <generate|trace|bench> --model DIR [options]
-  --model DIR          model folder (manifest.json, model.onnx, tokenizer.json); default models/smollm2-135m-skip25
+  --model DIR          model folder (manifest.json, model.onnx, tokenizer.json); default models/smollm2-135m-skip25-int8
   --prompt TEXT        prompt (generate/trace; bench uses a fixed code prompt unless given)
   --max-tokens N       tokens to generate (default 32)
   --threshold T        router threshold, 0 = dense (default: the manifest's)
@@ -18,7 +18,7 @@ const USAGE = `usage: skipgpt <generate|trace|bench> --model DIR [options]
   --repeat N           bench: runs per threshold, median reported (default 3)`;
 
 const options = {
-  model: { type: 'string', default: 'models/smollm2-135m-skip25' },
+  model: { type: 'string', default: 'models/smollm2-135m-skip25-int8' },
   prompt: { type: 'string' },
   'max-tokens': { type: 'string', default: '32' },
   threshold: { type: 'string' },

@@ -8,7 +8,7 @@ export interface LoadOptions {
   executionProvider?: EpSetting;
   /** intraOpNumThreads for onnxruntime; 0 or undefined = onnxruntime's default. */
   threads?: number;
-  /** Tokens per prefill chunk for long prompts (default 256). */
+  /** Tokens per prefill chunk for long prompts (default DEFAULT_PREFILL_CHUNK = 64). */
   prefillChunk?: number;
 }
 

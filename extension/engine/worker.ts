@@ -21,7 +21,7 @@ async function handle(msg: ToWorker): Promise<void> {
       runner = undefined; generator = undefined;
       const r = await ModelRunner.load(msg.modelDir, msg.options);
       runner = r;
-      generator = new Generator(r, msg.options.prefillChunk ?? 256);
+      generator = new Generator(r, msg.options.prefillChunk);
       send({ type: 'log', level: 'info', message: `loaded ${r.manifest.name} on ${r.executionProvider} in ${r.loadMs.toFixed(0)} ms` });
       const info: LoadInfo = {
         modelDir: msg.modelDir, name: r.manifest.name, layers: r.layers, vocabSize: r.vocab,

@@ -5,14 +5,14 @@
 // Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000]
 import { args, codeFile, engine, machine, percentile } from './common.mjs';
 
-const a = args({ model: 'models/smollm2-135m-skip25', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000' });
+const a = args({ model: 'models/smollm2-135m-skip25', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64' });
 const threads = Number(a.threads), nLines = Number(a.lines), maxTokens = Number(a.tokens);
 const { EngineClient, TextTokenizer, workerPath } = engine();
 
 const mb = (b) => (b / 2 ** 20).toFixed(0);
 const rss0 = process.memoryUsage().rss;
 const client = new EngineClient({ workerPath });
-const info = await client.load(a.model, { executionProvider: 'cpu', threads });
+const info = await client.load(a.model, { executionProvider: 'cpu', threads, prefillChunk: Number(a['prefill-chunk']) });
 const rssLoaded = process.memoryUsage().rss;
 
 // The open file: the first ~file-tokens tokens of a real source file, cut at a line end; then the lines that follow.

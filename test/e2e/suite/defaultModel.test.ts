@@ -1,4 +1,4 @@
-// One end-to-end check with the default SmolLM2 model (models/smollm2-135m-skip25, or SKIPGPT_E2E_SMOLLM2), when it
+// One end-to-end check with the default SmolLM2 model (models/smollm2-135m-skip25-int8, or SKIPGPT_E2E_SMOLLM2), when it
 // has been built: an inline suggestion, then the panel and the inspector on its trace, with screenshots for the docs.
 import * as assert from 'node:assert';
 import { existsSync } from 'node:fs';
@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { getApi, openAt, revert, ROOT, setSetting, shot, TINY, waitFor } from './helpers';
 
-const DEFAULT_MODEL = process.env.SKIPGPT_E2E_SMOLLM2 || path.join(ROOT, 'models', 'smollm2-135m-skip25');
+const DEFAULT_MODEL = process.env.SKIPGPT_E2E_SMOLLM2 || path.join(ROOT, 'models', 'smollm2-135m-skip25-int8');
 
 describe('default SmolLM2 model', () => {
   it('completes Python code with the default model and shows its routing', async function () {

@@ -27,9 +27,13 @@ describe('engine/kvcache', () => {
     }
   });
 
-  it('grows by doubling from the minimum and keeps every valid row', () => {
+  it('grows with bounded headroom in MIN_CAPACITY steps and keeps every valid row', () => {
     assert.strictEqual(KvCache.capacityFor(1), MIN_CAPACITY);
     assert.strictEqual(KvCache.capacityFor(MIN_CAPACITY + 1), 2 * MIN_CAPACITY);
+    for (const n of [100, 1000, 1081, 4000]) {
+      const cap = KvCache.capacityFor(n);
+      assert.ok(cap >= n && cap <= n * 1.25 + MIN_CAPACITY && cap % MIN_CAPACITY === 0, `capacity ${cap} for ${n}`);
+    }
     const c = new KvCache(1, 2, 2);
     c.append(block(1, 2, 60, 2, 0), block(1, 2, 60, 2, 0), 60);
     c.append(block(1, 2, 10, 2, 60), block(1, 2, 10, 2, 60), 10);
