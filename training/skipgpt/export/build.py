@@ -52,7 +52,8 @@ def special_tokens_from(tokenizer_json: Path, bos: str | None, eos: str, pad: st
 def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path, prompts: dict[str, list[int]],
                   thresholds: list[float], greedy_steps: int, tokenizer_cases: list[dict], provenance: Provenance,
                   special: SpecialTokens | None = None, skip_mode: str = "gather", quant: str | None = None,
-                  align: int = 65536, logits_vocab: int = 16, log=print, verify: bool = True) -> Path:
+                  gguf_path: Path | None = None, align: int = 65536, logits_vocab: int = 16, log=print,
+                  verify: bool = True) -> Path:
     """Export one SkipLlama into the empty folder `out` and check the ONNX model against the parity file."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
@@ -61,9 +62,22 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
     weights = extract_weights(skip)
     log(f"graph: {weights.dims.layers} layers, hidden {weights.dims.hidden}, vocab {weights.dims.vocab}, "
         f"skip mode {skip_mode}")
-    model = build_graph(weights, skip_mode, head_matmul=bool(quant))
     quantization = Quantization()
-    if quant:
+    if quant == "gguf":
+        from .gguf_blocks import requantize_from_gguf
+        from .quantize import embedding_from_head
+
+        if gguf_path is None:
+            raise BuildError("--quant gguf re-encodes the blocks of a GGUF base; this base is not a .gguf file")
+        weights, quantization = requantize_from_gguf(weights, gguf_path, log=log)
+        model = build_graph(weights, skip_mode)
+        if weights.lm_head is None and weights.head_quant is not None and \
+                embedding_from_head(model, weights.head_quant.bits):
+            quantization.weights.append(f"embedding:{weights.head_quant.kind}")
+            log("quantize: embedding Gather -> GatherBlockQuantized on the LM head's blocks (table stored once)")
+    else:
+        model = build_graph(weights, skip_mode, head_matmul=bool(quant))
+    if quant and quant != "gguf":
         from .quantize import quantize_model
         model, quantization = quantize_model(model, weights, quant, log=log)
     save_model(model, out, align=align)
@@ -115,6 +129,9 @@ def build(base: str, deltas: Path | None, out: Path, *, quant: str | None = None
     info_d = info.to_dict()
     if delta_cfg is not None:
         check_base_match(delta_cfg, info_d, Path(deltas))
+    if quant == "gguf" and info.kind != "gguf":
+        raise BuildError(f"--quant gguf re-encodes a GGUF base's own blocks; {base} is not a .gguf file "
+                         "(use --quant int8)")
     skip = SkipLlama(model)
     used = apply_deltas(skip, Path(deltas), log=log) if deltas else []
     if not deltas:
@@ -131,7 +148,8 @@ def build(base: str, deltas: Path | None, out: Path, *, quant: str | None = None
             skip, tmp_root / "model", name=name or out.name, tokenizer_json=tok_json,
             prompts={k: enc(v) for k, v in REAL_PROMPTS.items()}, thresholds=[0.0, 0.5],
             greedy_steps=greedy_steps, tokenizer_cases=[{"text": t, "ids": enc(t)} for t in REAL_TOKENIZER_TEXTS],
-            provenance=prov, special=special, skip_mode=skip_mode, quant=quant, logits_vocab=32, log=log)
+            provenance=prov, special=special, skip_mode=skip_mode, quant=quant, logits_vocab=32, log=log,
+            gguf_path=Path(info.source) if info.kind == "gguf" else None)
         if out.exists():
             out.rmdir()  # empty (checked above)
         folder.rename(out)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graph_builder import MS_DOMAIN, GraphBuilder
+from .graph_linear import linear
 from .weights import LayerWeights
 
 
@@ -30,7 +31,7 @@ def attention_kv(g: GraphBuilder, ctx, xn: str, lw: LayerWeights) -> tuple[str, 
     d = ctx.dims
     kvd = d.kv_heads * d.head_dim
     with g.scope("kv_proj"):
-        kv = g.op("MatMul", [xn, g.weight("weight", lw.wkv)])  # [S, 2*KVH*D]
+        kv = linear(g, xn, lw.wkv)  # [S, 2*KVH*D]
     k, v = g.op("Split", [kv, g.const([kvd, kvd])], name="kv_split", n_out=2, axis=-1)
     k = g.op("Reshape", [k, g.const([1, -1, kvd])], name="k_reshape")  # [1, S, KVH*D]
     k = rope(g, ctx, k, ctx.pos_ids, "k_rope")
@@ -56,7 +57,7 @@ def attention_rows(g: GraphBuilder, ctx, xn: str, idx: str | None, k_new: str, v
         pos_ids = g.op("Unsqueeze", [pos, g.const([0])], name="row_pos_ids")  # [1, k]
         causal = g.op("Gather", [ctx.causal_bias, idx], name="row_causal", axis=0)  # [k, S]
     with g.scope("q_proj"):
-        q = g.op("MatMul", [xq, g.weight("weight", lw.wq)])  # [k, H*D]
+        q = linear(g, xq, lw.wq)  # [k, H*D]
     q = g.op("Unsqueeze", [q, g.const([0])], name="q_batch")  # [1, k, H*D]
     q = rope(g, ctx, q, pos_ids, "q_rope")
     q = g.op("Reshape", [q, g.const([-1, d.kv_heads, G, d.head_dim])], name="q_heads")  # [k, KVH, G, D]
@@ -80,4 +81,4 @@ def attention_rows(g: GraphBuilder, ctx, xn: str, idx: str | None, k_new: str, v
     o = g.op("Transpose", [o], name="out_transpose", perm=[2, 0, 1, 3])  # [k, KVH, G, D]
     o = g.op("Reshape", [o, g.const([-1, d.heads * d.head_dim])], name="out_rows")  # [k, H*D]
     with g.scope("o_proj"):
-        return g.op("MatMul", [o, g.weight("weight", lw.wo)])  # [k, d]
+        return linear(g, o, lw.wo)  # [k, d]

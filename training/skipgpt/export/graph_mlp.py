@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from .graph_attention import rms_norm
 from .graph_builder import GraphBuilder
+from .graph_linear import linear
 from .weights import LayerWeights
 
 
@@ -14,9 +15,9 @@ def mlp_rows(g: GraphBuilder, ctx, x: str, lw: LayerWeights) -> str:
     inter = ctx.dims.intermediate
     xn = rms_norm(g, x, lw.ln2, ctx.dims.rms_eps, "post_attention_layernorm")
     with g.scope("gate_up_proj"):
-        gu = g.op("MatMul", [xn, g.weight("weight", lw.w_gate_up)])  # [k, 2I]
+        gu = linear(g, xn, lw.w_gate_up)  # [k, 2I]
     gate, up = g.op("Split", [gu, g.const([inter, inter])], name="gate_up_split", n_out=2, axis=-1)
     act = g.op("Mul", [gate, g.op("Sigmoid", [gate], name="silu_sigmoid")], name="silu")
     act = g.op("Mul", [act, up], name="gate_times_up")
     with g.scope("down_proj"):
-        return g.op("MatMul", [act, g.weight("weight", lw.w_down)])  # [k, d]
+        return linear(g, act, lw.w_down)  # [k, d]

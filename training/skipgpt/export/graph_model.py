@@ -16,6 +16,7 @@ from onnx import external_data_helper, helper
 
 from .graph_attention import attention_kv, attention_rows, rms_norm
 from .graph_builder import BOOL, FLOAT, INT64, IR_VERSION, MS_DOMAIN, OPSET, GraphBuilder, value_info
+from .graph_linear import linear
 from .graph_mlp import mlp_rows
 from .manifest import Dims, IONames
 from .weights import ExportWeights
@@ -143,7 +144,9 @@ def build_graph(w: ExportWeights, skip_mode: str = "gather", io: IONames | None 
         with g.scope("lm_head"):
             # Tied head: Gemm transB reads the [V, d] embedding in place, so the weight is stored once.
             head = w.embed if w.lm_head is None else w.lm_head
-            if head_matmul:
+            if w.head_quant is not None:  # --quant gguf: the GGUF's own head blocks
+                logits = linear(g, h, w.head_quant)
+            elif head_matmul:
                 logits = g.op("MatMul", [h, g.weight("weight_t", np.ascontiguousarray(head.T))])  # [N, V]
             else:
                 head = embed if w.lm_head is None else g.weight("weight", w.lm_head)

@@ -44,7 +44,7 @@ def quantize_model(model: onnx.ModelProto, weights=None, quant: str = "int8", ac
     q.process()
     model = q.model.model
     groups = ["layers", "lm_head"]
-    if weights is not None and weights.lm_head is None and _embedding_from_head(model, bits):
+    if weights is not None and weights.lm_head is None and embedding_from_head(model, bits):
         groups.append("embedding")
         log("quantize: embedding Gather -> GatherBlockQuantized on the LM head's blocks (table stored once)")
     n = sum(1 for x in _all_nodes(model.graph) if x.op_type == "MatMulNBits")
@@ -53,7 +53,7 @@ def quantize_model(model: onnx.ModelProto, weights=None, quant: str = "int8", ac
     return model, Quantization(method="MatMulNBits", bits=bits, block_size=BLOCK, weights=groups)
 
 
-def _embedding_from_head(model: onnx.ModelProto, bits: int) -> bool:
+def embedding_from_head(model: onnx.ModelProto, bits: int) -> bool:
     """Point the embedding Gather at the quantized head (tied weights): GatherBlockQuantized over the head's B
     [V, blocks, blob] with its scales as [V, blocks, 1]; the fp32 table is dropped. False when the graph does not
     have the expected shape (e.g. an asymmetric head with zero points), leaving it unchanged."""

@@ -1,6 +1,6 @@
 """ExportWeights: the numpy arrays the ONNX graph needs, read from a SkipLlama (LoRA already merged).
 
-Linear weights are stored as [in, out] (x @ W), attention K/V and MLP gate/up are fused column-wise so one MatMul
+Linear weights are stored as [in, out] (x @ W) (or, under --quant gguf, as gguf_blocks.QuantLinear objects), attention K/V and MLP gate/up are fused column-wise so one MatMul
 computes both, and the two routers of a layer are one [hidden, 4] MatMul (attn exec, attn skip, mlp exec, mlp skip).
 """
 from __future__ import annotations
@@ -34,6 +34,7 @@ class ExportWeights:
     lm_head: np.ndarray | None  # [V, d] when not tied
     final_norm: np.ndarray  # [d]
     layers: list[LayerWeights]
+    head_quant: object | None = None  # gguf_blocks.QuantLinear of the LM head under --quant gguf
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
