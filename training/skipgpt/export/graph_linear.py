@@ -15,13 +15,18 @@ def linear(g: GraphBuilder, x: str, w) -> str:
         return g.op("MatMul", [x, g.weight("weight", w)])
     y = g.op("MatMulNBits", [x, g.weight("weight_blocks", w.blocks), g.weight("weight_scales", w.scales)],
              domain=MS_DOMAIN, K=w.k, N=w.n, bits=w.bits, block_size=32, accuracy_level=ACCURACY_LEVEL)
-    if w.block_offset is not None:  # Q4_1: + Σ_block(x) · (m + 8d)
-        blocks = g.op("Reshape", [x, g.const([0, w.k // 32, 32])], name="x_blocks")  # [M, K/32, 32]; M may be 0
-        sums = g.op("ReduceSum", [blocks, g.const([-1])], name="block_sums", keepdims=0)  # [M, K/32]
-        off = g.op("MatMul", [sums, g.weight("block_offset", w.block_offset)], name="block_offset")
-        y = g.op("Add", [y, off], name="plus_block_offset")
-    if w.adapter_a is not None:  # merged LoRA, recovered as float32 x·A·B
-        xa = g.op("MatMul", [x, g.weight("adapter_a", w.adapter_a)], name="adapter_a")
-        y = g.op("Add", [y, g.op("MatMul", [xa, g.weight("adapter_b", w.adapter_b)], name="adapter_b")],
-                 name="plus_adapter")
+    # Q4_1's block offsets (Σ_block(x)·(m + 8d)) and a merged LoRA (x·A·B) are both low-rank: one pair of float32
+    # MatMuls does them together, x·[E | A]·[C ; B] with E the 0/1 block indicator [K, K/32]. (A Reshape+ReduceSum
+    # for the block sums gave wrong shapes on zero executed rows in onnxruntime-node 1.30, and costs more nodes.)
+    left, right = [], []
+    if w.block_offset is not None:
+        left.append(np.kron(np.eye(w.k // 32, dtype=np.float32), np.ones((32, 1), np.float32)))  # [K, K/32]
+        right.append(w.block_offset)  # [K/32, N]
+    if w.adapter_a is not None:
+        left.append(w.adapter_a)  # [K, r]
+        right.append(w.adapter_b)  # [r, N]
+    if left:
+        t = g.op("MatMul", [x, g.weight("low_rank_in", np.concatenate(left, 1))], name="low_rank_in")
+        y = g.op("Add", [y, g.op("MatMul", [t, g.weight("low_rank_out", np.concatenate(right, 0))],
+                                 name="low_rank_out")], name="plus_low_rank")
     return y
