@@ -1,7 +1,7 @@
 """Weight-only quantization of the exported graph with onnxruntime's MatMulNBitsQuantizer (the library made for
 it): the big MatMuls (q, kv, o, gate_up, down, LM head) become MatMulNBits; routers stay float32. A tied
-embedding is not kept in float32: its Gather becomes a GatherBlockQuantized reading the LM head's own MatMulNBits
-blocks (same [V, d] rows, blocks along d), so the table is stored once, quantized (-85 MiB of RSS for SmolLM2). Measured effect and the choice of defaults:
+embedding is not kept in float32 either: its Gather becomes a GatherBlockQuantized over a copy of the LM head's
+MatMulNBits blocks (same [V, d] rows, blocks along d; 113 -> 28 MiB on disk for SmolLM2). Measured effect and the choice of defaults:
 docs/EXPORT.md (accuracy_level 4 = int8 activations: the fast CPU kernels).
 """
 from __future__ import annotations
@@ -54,9 +54,12 @@ def quantize_model(model: onnx.ModelProto, weights=None, quant: str = "int8", ac
 
 
 def embedding_from_head(model: onnx.ModelProto, bits: int) -> bool:
-    """Point the embedding Gather at the quantized head (tied weights): GatherBlockQuantized over the head's B
-    [V, blocks, blob] with its scales as [V, blocks, 1]; the fp32 table is dropped. False when the graph does not
-    have the expected shape (e.g. an asymmetric head with zero points), leaving it unchanged."""
+    """Replace the embedding Gather of a tied model by GatherBlockQuantized over the quantized head's blocks B
+    [V, blocks, blob] (scales as [V, blocks, 1]); the fp32 table is dropped. The blocks are a copy, not the head's
+    own initializer: onnxruntime frees a MatMulNBits weight after pre-packing it unless another node reads it, and a
+    Gather touches only the rows it reads, so the copy costs 28 MiB of disk and saves 28 MiB of RSS (measured,
+    docs/BENCHMARKS.md). False when the graph does not have the expected shape (e.g. an asymmetric head with zero
+    points), leaving it unchanged."""
     g = model.graph
     inits = {t.name: t for t in g.initializer}
     head = next((n for n in g.node if n.op_type == "MatMulNBits" and "/lm_head/" in n.name), None)
@@ -70,12 +73,13 @@ def embedding_from_head(model: onnx.ModelProto, bits: int) -> bool:
     v, d = table.dims
     blocks = b.dims[1]
     s3 = numpy_helper.to_array(scales).reshape(v, blocks, 1)
-    s3_name = head.input[2] + "_per_row"
+    table_name, s3_name = gather.input[0] + "_blocks", gather.input[0] + "_scales"
     shape_name = gather.output[0] + "_shape"
-    g.initializer.extend([numpy_helper.from_array(np.ascontiguousarray(s3), s3_name),
+    g.initializer.extend([numpy_helper.from_array(numpy_helper.to_array(b).copy(), table_name),
+                          numpy_helper.from_array(np.ascontiguousarray(s3), s3_name),
                           numpy_helper.from_array(np.array([-1, d], np.int64), shape_name)])
     q_out = gather.output[0] + "_blocks"
-    new = [helper.make_node("GatherBlockQuantized", [head.input[1], gather.input[1], s3_name], [q_out],
+    new = [helper.make_node("GatherBlockQuantized", [table_name, gather.input[1], s3_name], [q_out],
                             name=gather.name + "_quantized", domain=MS_DOMAIN, gather_axis=0, quantize_axis=2,
                             block_size=BLOCK, bits=bits),  # [S, blocks, BLOCK]
            helper.make_node("Reshape", [q_out, shape_name], [gather.output[0]], name=gather.name + "_rows")]
