@@ -52,6 +52,7 @@ async function webviewAction(page, view, action, arg) {
         const hover = document.getElementById('hover');
         return { visible: hover.style.display === 'block', rows: hover.querySelectorAll('table tr').length, text: hover.textContent.slice(0, 200) };
       }
+      if (a === 'hover-state') return { visible: document.getElementById('hover').style.display === 'block' };
       if (a === 'click-last-token') {             // inspector: router probabilities of the clicked token
         const heads = document.querySelectorAll('.heatmap .col-head');
         heads[heads.length - 1].dispatchEvent(new MouseEvent('click', { bubbles: true }));

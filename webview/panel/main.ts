@@ -81,6 +81,7 @@ function onMessage(m: HostToWebview): void {
       clearError();
       current[m.kind] = m.runId;
       tokens[m.kind] = [];
+      hover.style.display = 'none'; // its token is about to be removed, so no mouseleave will come
       if (m.kind === 'routed') {
         tokens.dense = []; streams.dense.replaceChildren(); divergence.textContent = ''; summary.replaceChildren();
         titles.routed.textContent = `Routed (threshold ${m.threshold})`;

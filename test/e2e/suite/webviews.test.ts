@@ -41,6 +41,8 @@ describe('webviews', () => {
     const before = panel.runs;
     await act('panel', 'click', 'run-routed');
     await waitFor(() => panel.runs > before, 60000, 'a run started from the webview button');
+    // The hovered token was replaced by the new run, so its card must not stay on screen.
+    await waitFor(async () => (await act('panel', 'hover-state')).visible === false, 10000, 'the hover card to go with its token');
   });
 
   it('inspector: heatmap cells = tokens × layers, session bars per layer, threshold re-runs, JSON/CSV export', async () => {
