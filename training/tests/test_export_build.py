@@ -158,6 +158,25 @@ def test_refuses_non_empty_out(tmp_path, base_dir):
     assert (tmp_path / "out" / "keep.txt").exists()
 
 
+def test_sigterm_during_build_leaves_no_folder(tmp_path, base_dir, monkeypatch):
+    import os
+    import signal
+
+    import skipgpt.export.build as b
+    from skipgpt.__main__ import main
+
+    monkeypatch.setattr(b, "write_parity", lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM))
+    previous = signal.getsignal(signal.SIGTERM)
+    deltas, _ = make_deltas(tmp_path, base_dir)
+    try:
+        with pytest.raises(SystemExit) as e:
+            main(["build", "--base", str(base_dir), "--deltas", str(deltas), "--out", str(tmp_path / "models" / "x")])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert e.value.code == 128 + signal.SIGTERM
+    assert list((tmp_path / "models").iterdir()) == []  # the temp folder was removed on the way out
+
+
 def test_cli_reports_errors_without_traceback(tmp_path, base_dir, capsys):
     from skipgpt.__main__ import main
 

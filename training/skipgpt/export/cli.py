@@ -5,14 +5,22 @@ Example: python -m skipgpt build --base default --deltas deltas/smollm2-135m-ski
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    # SIGTERM (e.g. `kill`, a CI timeout) would end Python without unwinding; as SystemExit it runs build()'s
+    # cleanup, so no half-written `.<name>.tmp-*` folder is left next to the output.
+    raise SystemExit(128 + signum)
 
 
 def _run(args: argparse.Namespace) -> int:
     from .build import build
     from .deltas import BuildError
 
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         build(args.base, Path(args.deltas) if args.deltas else None, Path(args.out), quant=args.quant,
               name=args.name, skip_mode=args.skip_mode, greedy_steps=args.greedy_steps)
