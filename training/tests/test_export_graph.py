@@ -12,21 +12,14 @@ from skipgpt.export.ort_runner import OrtModel, make_session
 from skipgpt.export.parity import reference, reference_kv
 from skipgpt.export.weights import extract_weights
 from skipgpt.model import SkipLlama, tiny_llama
+from tiny_models import routed_tiny
 
 THRESHOLDS = [0.0, 0.5, 0.6, 2.0]
 
 
 @pytest.fixture(scope="module")
 def skip():
-    torch.manual_seed(0)
-    m = SkipLlama(tiny_llama(layers=3, vocab=300)).eval()
-    with torch.no_grad():
-        m.base.model.embed_tokens.weight.normal_(0, 0.5)
-        for r in m.routers:
-            for lin in (r.attn, r.mlp):
-                lin.weight.normal_(0, 0.5)
-                lin.bias.zero_()
-    return m
+    return routed_tiny(layers=3, vocab=300, router_std=0.5)
 
 
 @pytest.fixture(scope="module")

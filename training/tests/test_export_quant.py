@@ -2,27 +2,21 @@
 embedding read from the head's quantized blocks, and how close int8 / int4 logits stay to the float32 graph."""
 import numpy as np
 import pytest
-import torch
-
 from onnx import numpy_helper
+from tiny_models import routed_tiny
 
 from skipgpt.export.graph_model import build_graph, save_model
 from skipgpt.export.ort_runner import OrtModel, make_session
 from skipgpt.export.parity import reference
 from skipgpt.export.quantize import quantize_model
 from skipgpt.export.weights import extract_weights
-from skipgpt.model import SkipLlama, tiny_llama
 
 IDS = list(range(5, 45))
 
 
 @pytest.fixture(scope="module")
 def skip():
-    torch.manual_seed(0)
-    m = SkipLlama(tiny_llama(layers=2, vocab=320)).eval()
-    with torch.no_grad():
-        m.base.model.embed_tokens.weight.normal_(0, 0.5)
-    return m
+    return routed_tiny(layers=2, vocab=320)
 
 
 @pytest.mark.parametrize("quant, rel_tol", [("int8", 0.02), ("int4", 0.2)])
