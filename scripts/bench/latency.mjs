@@ -5,7 +5,7 @@
 // Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000]
 import { args, codeFile, engine, machine, percentile } from './common.mjs';
 
-const a = args({ model: 'models/smollm2-135m-skip25', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64' });
+const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64' });
 const threads = Number(a.threads), nLines = Number(a.lines), maxTokens = Number(a.tokens);
 const { EngineClient, TextTokenizer, workerPath } = engine();
 

