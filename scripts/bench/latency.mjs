@@ -2,7 +2,7 @@
 // source file is open, one new line is typed, 24 tokens are completed. Prefix reuse (only the new tokens are
 // prefilled) vs cold (whole file prefilled), alternated line by line in one run; p50/p95 of time to first token
 // and to the full completion; and the process RSS the engine adds with the model loaded.
-// Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000]
+// Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000] [--prefill-chunk 64]
 import { args, codeFile, engine, machine, percentile } from './common.mjs';
 
 const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64' });
