@@ -19,9 +19,9 @@ export class KvCache {
 
   /**
    * Capacity to hold `needed` positions: 25% headroom rounded up to MIN_CAPACITY. The graph's attention reads every
-   * cache row (masked past `length`), so spare capacity is paid on every step: with doubling a ~1,000-token file
-   * read up to 2x the live rows, and 24-token completions took 537 ms p50 against 437 ms with this policy
-   * (docs/BENCHMARKS.md). Growth is still geometric (x1.25), so copies stay O(total).
+   * cache row (masked past `length`), so spare capacity is paid on every step: at a ~1,000-token context a step
+   * took 22.8 ms with the 2,048 rows doubling gives against 14.0 ms with 1,088 rows (docs/BENCHMARKS.md §0).
+   * Growth is still geometric (x1.25), so copies stay O(total).
    */
   static capacityFor(needed: number): number {
     return Math.max(MIN_CAPACITY, Math.ceil((needed * GROWTH) / MIN_CAPACITY) * MIN_CAPACITY);
@@ -81,7 +81,7 @@ export class KvCache {
     this.capacity = capacity;
     const size = this.kvHeads * capacity * this.headDim;
     // One allocation for all layers (views per layer): past ~32 MiB it is its own mmap, returned to the OS when a
-    // grown cache replaces it. 60 separate ~1 MiB buffers were left in the malloc heap instead (+58 MiB RSS after a
+    // grown cache replaces it. 60 separate ~1 MiB buffers were left in the malloc heap instead (+38 MiB RSS after a
     // 1,000-token prompt, measured).
     const all = new ArrayBuffer(2 * this.layers * size * Float32Array.BYTES_PER_ELEMENT);
     const view = (i: number) => new Float32Array(all, i * size * Float32Array.BYTES_PER_ELEMENT, size);

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 
 // The 8-bit build of the default model: 2x faster decode and ~half the memory of the float32 reference build
-// (docs/BENCHMARKS.md), for about +1% perplexity.
+// (docs/BENCHMARKS.md), for about +0.4% perplexity.
 export const DEFAULT_MODEL_SUBDIR = join('models', 'smollm2-135m-skip25-int8');
 
 export interface FolderInputs {

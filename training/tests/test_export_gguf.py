@@ -4,7 +4,7 @@ compute), a merged LoRA must be recovered as a low-rank adapter, and unsupported
 import numpy as np
 import pytest
 import torch
-from gguf_helpers import MERGES, SPECIALS, write_tiny_gguf
+from gguf_helpers import MERGES, SPECIALS, permute, write_tiny_gguf
 
 from skipgpt.export.deltas import BuildError
 from skipgpt.export.gguf_blocks import GgufBlocks, requantize_from_gguf, rope_row_order
@@ -17,13 +17,6 @@ from skipgpt.loader import load_base
 from skipgpt.model import SkipLlama, tiny_llama
 
 IDS = list(range(5, 37))
-
-
-@pytest.fixture(autouse=True)
-def hash_cache(tmp_path, monkeypatch):
-    import skipgpt.loader
-
-    monkeypatch.setattr(skipgpt.loader, "HASH_CACHE", tmp_path / "sha256.json")
 
 
 def _gguf(tmp_path, layer_quant="Q4_1"):
@@ -87,8 +80,9 @@ def test_gguf_graph_matches_pytorch(tmp_path):
 def test_rope_row_order_inverts_the_converter():
     rows, heads = 16, 2
     w = np.arange(rows * 3).reshape(rows, 3)
-    converted = w.reshape(heads, 2, rows // heads // 2, 3).swapaxes(1, 2).reshape(rows, 3)  # what GGUF stores
+    converted = permute(w, heads)  # what the GGUF stores (the test writer applies the same converter)
     np.testing.assert_array_equal(converted[rope_row_order(rows, heads)], w)
+    assert not np.array_equal(converted, w)  # the reordering is not the identity
 
 
 def test_unsupported_blocks_and_bases_are_refused(tmp_path):

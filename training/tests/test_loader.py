@@ -12,14 +12,6 @@ from skipgpt.model import tiny_llama
 
 from gguf_helpers import MERGES, SPECIALS, write_tiny_gguf
 
-@pytest.fixture(autouse=True)
-def hash_cache(tmp_path, monkeypatch):
-    """Keep the sha256 cache of temp files out of the user's ~/.cache."""
-    import skipgpt.loader
-
-    monkeypatch.setattr(skipgpt.loader, "HASH_CACHE", tmp_path / "sha256.json")
-
-
 @pytest.fixture(scope="module")
 def tiny():
     return tiny_llama(vocab=len(SPECIALS) + 256 + len(MERGES))

@@ -72,14 +72,13 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
         weights, quantization = requantize_from_gguf(weights, gguf_path, log=log)
         model = build_graph(weights, skip_mode)
         if weights.lm_head is None and weights.head_quant is not None and \
-                embedding_from_head(model, weights.head_quant.bits):
+                embedding_from_head(model, weights.head_quant.bits, log=log):
             quantization.weights.append(f"embedding:{weights.head_quant.kind}")
-            log("quantize: embedding Gather -> GatherBlockQuantized on the LM head's blocks (table stored once)")
     else:
         model = build_graph(weights, skip_mode, head_matmul=bool(quant))
-    if quant and quant != "gguf":
-        from .quantize import quantize_model
-        model, quantization = quantize_model(model, weights, quant, log=log)
+        if quant:
+            from .quantize import quantize_model
+            model, quantization = quantize_model(model, weights, quant, log=log)
     save_model(model, out, align=align)
     del model
     log(f"onnx: wrote model.onnx + model.onnx.data ({(out / 'model.onnx.data').stat().st_size / 2**20:.1f} MiB) "

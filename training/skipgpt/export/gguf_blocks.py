@@ -152,8 +152,10 @@ def requantize_from_gguf(w, path: str | Path, log=print):
     kinds, adapters = set(), 0
     for i, lw in enumerate(w.layers):
         b = f"blk.{i}."
-        specs = {"wq": ([b + "attn_q.weight"], [q_rows]), "wkv": ([b + "attn_k.weight", b + "attn_v.weight"], [k_rows, None]),
-                 "wo": ([b + "attn_output.weight"], None), "w_gate_up": ([b + "ffn_gate.weight", b + "ffn_up.weight"], None),
+        specs = {"wq": ([b + "attn_q.weight"], [q_rows]),
+                 "wkv": ([b + "attn_k.weight", b + "attn_v.weight"], [k_rows, None]),
+                 "wo": ([b + "attn_output.weight"], None),
+                 "w_gate_up": ([b + "ffn_gate.weight", b + "ffn_up.weight"], None),
                  "w_down": ([b + "ffn_down.weight"], None)}
         for field, (names, perms) in specs.items():
             ql = g.linear(names, getattr(lw, field), perms, what=f"layer {i} {field}")
@@ -161,7 +163,8 @@ def requantize_from_gguf(w, path: str | Path, log=print):
                 setattr(lw, field, ql)
                 kinds.add(ql.kind)
                 adapters += ql.adapter_a is not None
-        log(f"quantize: layer {i + 1}/{d.layers} re-encoded from GGUF blocks") if (i + 1) % 10 == 0 else None
+        if (i + 1) % 10 == 0:
+            log(f"quantize: layer {i + 1}/{d.layers} re-encoded from GGUF blocks")
     head_name = "token_embd.weight" if w.lm_head is None else "output.weight"
     head = w.embed if w.lm_head is None else w.lm_head
     w.head_quant = g.linear([head_name], np.ascontiguousarray(head.T), None, what="LM head")

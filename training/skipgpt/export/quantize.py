@@ -1,8 +1,8 @@
 """Weight-only quantization of the exported graph with onnxruntime's MatMulNBitsQuantizer (the library made for
 it): the big MatMuls (q, kv, o, gate_up, down, LM head) become MatMulNBits; routers stay float32. A tied
 embedding is not kept in float32 either: its Gather becomes a GatherBlockQuantized over a copy of the LM head's
-MatMulNBits blocks (same [V, d] rows, blocks along d; 113 -> 28 MiB on disk for SmolLM2). Measured effect and the choice of defaults:
-docs/EXPORT.md (accuracy_level 4 = int8 activations: the fast CPU kernels).
+MatMulNBits blocks (same [V, d] rows, blocks along d; 113 -> 28 MiB on disk for SmolLM2). Measured effect and the
+choice of defaults: docs/EXPORT.md (accuracy_level 4 = int8 activations: the fast CPU kernels).
 """
 from __future__ import annotations
 
@@ -44,16 +44,15 @@ def quantize_model(model: onnx.ModelProto, weights=None, quant: str = "int8", ac
     q.process()
     model = q.model.model
     groups = ["layers", "lm_head"]
-    if weights is not None and weights.lm_head is None and embedding_from_head(model, bits):
+    if weights is not None and weights.lm_head is None and embedding_from_head(model, bits, log=log):
         groups.append("embedding")
-        log("quantize: embedding Gather -> GatherBlockQuantized on the LM head's blocks (table stored once)")
     n = sum(1 for x in _all_nodes(model.graph) if x.op_type == "MatMulNBits")
     log(f"quantize: {n} MatMuls -> MatMulNBits {bits}-bit, block {BLOCK}, accuracy_level {accuracy_level} "
         "(routers kept float32)")
     return model, Quantization(method="MatMulNBits", bits=bits, block_size=BLOCK, weights=groups)
 
 
-def embedding_from_head(model: onnx.ModelProto, bits: int) -> bool:
+def embedding_from_head(model: onnx.ModelProto, bits: int, log=print) -> bool:
     """Replace the embedding Gather of a tied model by GatherBlockQuantized over the quantized head's blocks B
     [V, blocks, blob] (scales as [V, blocks, 1]); the fp32 table is dropped. The blocks are a copy, not the head's
     own initializer: onnxruntime frees a MatMulNBits weight after pre-packing it unless another node reads it, and a
@@ -88,4 +87,5 @@ def embedding_from_head(model: onnx.ModelProto, bits: int) -> bool:
     for i, n in enumerate(new):
         g.node.insert(at + i, n)
     g.initializer.remove(table)
+    log("quantize: embedding Gather -> GatherBlockQuantized over a copy of the LM head's blocks")
     return True

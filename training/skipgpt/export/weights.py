@@ -1,7 +1,8 @@
 """ExportWeights: the numpy arrays the ONNX graph needs, read from a SkipLlama (LoRA already merged).
 
-Linear weights are stored as [in, out] (x @ W) (or, under --quant gguf, as gguf_blocks.QuantLinear objects), attention K/V and MLP gate/up are fused column-wise so one MatMul
-computes both, and the two routers of a layer are one [hidden, 4] MatMul (attn exec, attn skip, mlp exec, mlp skip).
+Linear weights are stored as [in, out] (x @ W) (under --quant gguf: gguf_blocks.QuantLinear objects), attention
+K/V and MLP gate/up are fused column-wise so one MatMul computes both, and the two routers of a layer are one
+[hidden, 4] MatMul (attn exec, attn skip, mlp exec, mlp skip).
 """
 from __future__ import annotations
 
