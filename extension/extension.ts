@@ -8,6 +8,7 @@ import { readSettings, SECTION } from './host/config';
 import { registerCommands } from './host/commands';
 import { EngineHost } from './host/engineHost';
 import { SkipgptInlineProvider } from './host/inline';
+import { CachePrimer } from './host/primer';
 import { RoutingInspector } from './host/inspector';
 import { SkipRatePanel } from './host/panel';
 import { SkipgptStatusBar } from './host/statusBar';
@@ -16,6 +17,7 @@ export interface SkipgptApi {
   host: EngineHost;
   pipeline: CompletionPipeline;
   provider: SkipgptInlineProvider;
+  primer: CachePrimer;
   inspector: RoutingInspector;
   status: SkipgptStatusBar;
   panel(): SkipRatePanel | undefined;
@@ -43,6 +45,8 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
     cacheContext: () => host.modelDir ?? '',
   });
   const provider = new SkipgptInlineProvider(pipeline, host);
+  const primer = new CachePrimer(pipeline, host, getSettings, log);
+  context.subscriptions.push(primer);
   const status = new SkipgptStatusBar(host, getSettings);
   context.subscriptions.push(status);
 
@@ -66,7 +70,7 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   context.subscriptions.push(inspector,
     vscode.window.registerWebviewViewProvider(RoutingInspector.viewType, inspector, { webviewOptions: { retainContextWhenHidden: true } }));
 
-  const api: SkipgptApi = { host, pipeline, provider, inspector, status, panel: () => SkipRatePanel.instance };
+  const api: SkipgptApi = { host, pipeline, provider, primer, inspector, status, panel: () => SkipRatePanel.instance };
   context.subscriptions.push(...registerCommands({
     extensionUri: context.extensionUri, host, provider, settings: getSettings, lastEditor: () => vscode.window.activeTextEditor ?? lastEditor, log,
     onBenchmark: (result, report) => { api.lastBenchmark = { result, report }; },

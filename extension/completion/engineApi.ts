@@ -34,6 +34,8 @@ export interface CompleteOptions {
   /** Whether this run becomes the trace the webviews show (default true); a function is asked when the run ends,
    * so a request the user cancelled is not shown while one stopped early by the multi-line policy is. */
   record?: boolean | (() => boolean);
+  /** A background prefill (cache priming): the host does not report it as generating and never records it. */
+  background?: boolean;
 }
 
 export interface CompleteResult {

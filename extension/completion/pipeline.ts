@@ -1,7 +1,8 @@
 // The inline-completion pipeline in plain data: cache → debounce → prompt → engine (streamed, cancellable, stopped
 // early by the multi-line policy) → post-process → cache. A newer request aborts the one in flight, and a result
 // whose request was cancelled or superseded is dropped, so a burst of keystrokes never shows a stale suggestion.
-// vscode-free: the provider in extension/inline.ts feeds it editor state and an AbortSignal.
+// `prime` prefills the engine's cache for a newly focused file in the background, so its first suggestion does not
+// wait for the whole prompt to be read. vscode-free: extension/host feeds it editor state and an AbortSignal.
 import type { CompleteResult, CompletionEngine } from './engineApi';
 import { CompletionCache } from './cache';
 import { applyPolicy, policyContext, shouldStop } from './multiline';
@@ -27,6 +28,8 @@ export interface PipelineOutcome {
   result?: CompleteResult;
   prompt?: BuiltPrompt;
 }
+
+export type PrimeOutcome = 'primed' | 'busy' | 'no-engine' | 'cancelled' | 'superseded' | 'failed';
 
 export interface PipelineDeps {
   engine(): CompletionEngine | undefined;
@@ -55,6 +58,8 @@ export class CompletionPipeline {
   /** Characters per prompt token, learned from what the engine reports it tokenized (the host has no tokenizer on its
    * thread); starts conservative and moves in 0.25 steps so anchored prompt starts stay put between keystrokes. */
   charsPerToken = 3;
+  /** Background prefills that ran to the end (for the status line and the e2e suite). */
+  primes = 0;
   private seq = 0;
   private inFlight?: AbortController;
 
@@ -75,7 +80,7 @@ export class CompletionPipeline {
     }
   }
 
-  private stale(my: number, ctrl: AbortController): string | undefined {
+  private stale(my: number, ctrl: AbortController): 'superseded' | 'cancelled' | undefined {
     if (my !== this.seq) return 'superseded';
     if (ctrl.signal.aborted) return 'cancelled';
     return undefined;
@@ -92,9 +97,7 @@ export class CompletionPipeline {
     if (!engine) return { source: 'none', reason: 'no-engine' };
 
     const special = this.deps.specialTokens();
-    const cpt = this.charsPerToken;
-    const count = this.deps.countTokens?.() ?? ((text: string) => Math.ceil(text.length / cpt));
-    const prompt = buildPrompt(req, { budgetTokens: s.promptTokens, countTokens: count, specialTokens: special });
+    const prompt = this.promptFor(req, s);
     const policy = policyContext(req.prefix, req.suffix, s.maxLines);
     let streamed = '';
     const tokens: CompleteResult['tokens'] = [];
@@ -140,6 +143,45 @@ export class CompletionPipeline {
     this.learnTokenRatio(prompt.prompt, result);
     this.deps.onResult?.(outcome);
     return outcome;
+  }
+
+  /**
+   * Prefill the engine's KV cache with the prompt a suggestion at `req` would use, producing nothing: the first
+   * suggestion in a newly focused file then only prefills what was typed since (prefix reuse) instead of the whole
+   * prompt (a cold 512-token prompt takes ~1 s on a 2-core CPU). Runs only while no suggestion is being computed, and
+   * any suggestion request aborts it (the chunks already read stay cached). It does not update the characters-per-
+   * token estimate: that would move the start of the next prompt away from the one just cached.
+   */
+  async prime(req: EditorRequest, signal: AbortSignal): Promise<PrimeOutcome> {
+    if (this.inFlight) return 'busy';
+    const engine = this.deps.engine();
+    if (!engine) return 'no-engine';
+    const my = this.seq;
+    const ctrl = new AbortController();
+    this.inFlight = ctrl;
+    const onOuter = () => ctrl.abort();
+    signal.addEventListener('abort', onOuter, { once: true });
+    try {
+      const s = this.deps.settings();
+      const result = await engine.complete(
+        { prompt: this.promptFor(req, s).prompt, maxTokens: 1, threshold: effectiveThreshold(s), temperature: 0 },
+        { signal: ctrl.signal, record: false, background: true });
+      const gone = this.stale(my, ctrl) ?? (result.finishReason === 'cancelled' ? 'cancelled' : undefined);
+      if (gone) return gone;
+      this.primes += 1;
+      return 'primed';
+    } catch {
+      return this.stale(my, ctrl) ?? 'failed';
+    } finally {
+      signal.removeEventListener('abort', onOuter);
+      if (this.inFlight === ctrl) this.inFlight = undefined;
+    }
+  }
+
+  private promptFor(req: EditorRequest, s: SkipgptSettings): BuiltPrompt {
+    const cpt = this.charsPerToken;
+    const count = this.deps.countTokens?.() ?? ((text: string) => Math.ceil(text.length / cpt));
+    return buildPrompt(req, { budgetTokens: s.promptTokens, countTokens: count, specialTokens: this.deps.specialTokens() });
   }
 
   /** Updates charsPerToken from a finished request's token count (reused + prefilled prompt tokens). */

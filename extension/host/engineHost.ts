@@ -143,9 +143,11 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     return run;
   }
 
-  /** A completion through the engine; `record` (default true) makes it the trace the webviews show. */
+  /** A completion through the engine; `record` (default true) makes it the trace the webviews show; a `background`
+   * one (cache priming) leaves the state and the trace alone. */
   async complete(req: CompleteRequest, opts: CompleteOptions = {}): Promise<CompleteResult> {
     if (!this.client || (this.state !== 'ready' && this.state !== 'generating')) throw new Error(this.error ?? 'model not loaded');
+    if (opts.background) return this.client.complete(req, { signal: opts.signal });
     this.active += 1;
     this.setState('generating');
     const t0 = Date.now();

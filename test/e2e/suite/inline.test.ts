@@ -94,4 +94,21 @@ describe('inline completions (tiny fixture model, real engine)', () => {
     }
     await revert(editor);
   });
+
+  it('focusing a file primes the engine, so the first suggestion there prefills only its last token', async () => {
+    const api = await getApi();
+    await openAt('sample.js');                                 // focus moves away and back: a fresh prime of sample.py
+    const n = api.primer.outcomes.length;
+    const editor = await openAt('sample.py', 9);               // end of `    return fibonacci(n - 1) + ...`
+    const outcome = await waitFor(() => api.primer.outcomes.slice(n).find((o) => o === 'primed'), 30000, 'a prime of sample.py');
+    assert.strictEqual(outcome, 'primed');
+    assert.strictEqual(api.host.state, 'ready', 'a background prime never shows as generating');
+    const calls = api.provider.calls;
+    await vscode.commands.executeCommand('skipgpt.completeAtCursor');
+    const out = await waitFor(() => api.provider.calls > calls && api.provider.lastOutcome?.source === 'model' && api.provider.lastOutcome,
+      30000, 'a model suggestion');
+    const t = out.result?.timings;
+    assert.ok(t && t.prefillTokens === 1 && t.reusedTokens > 20, `the primed prompt was reused: ${JSON.stringify(t)}`);
+    await revert(editor);
+  });
 });

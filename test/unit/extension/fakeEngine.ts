@@ -16,6 +16,8 @@ export function trace(text: string, id = 1, layers = 4, skipEvery = 2): Concrete
 
 export class FakeEngine implements CompletionEngine {
   requests: CompleteRequest[] = [];
+  /** The options of each request (background / record flags). */
+  options: CompleteOptions[] = [];
   aborted = 0;
   /** What each run's `record` option said when it ended (whether the host would show it as the latest trace). */
   recorded: boolean[] = [];
@@ -24,6 +26,7 @@ export class FakeEngine implements CompletionEngine {
 
   async complete(req: CompleteRequest, opts: CompleteOptions = {}): Promise<CompleteResult> {
     this.requests.push(req);
+    this.options.push(opts);
     if (this.fail) throw new Error(this.fail);
     const tokens: TokenTrace[] = [];
     for (const text of this.script(req)) {

@@ -116,4 +116,55 @@ describe('completion pipeline', () => {
     assert.ok(e.requests[0].prompt!.length <= 100 * 3.75, `prompt of ${e.requests[0].prompt!.length} chars`);
     assert.ok(e.requests[0].prompt!.length > 100 * 3, 'uses the learned ratio, not the initial 3');
   });
+
+  describe('cache priming', () => {
+    const lines = Array.from({ length: 300 }, (_, i) => `x${i} = ${i}`).join('\n') + '\n';
+
+    it('reads the prompt a suggestion would use, in the background, and shows or caches nothing', async () => {
+      const e = new FakeEngine(() => ['y']);
+      const results: unknown[] = [];
+      const settings = { ...DEFAULTS, debounceMs: 0, promptTokens: 64 };
+      const p = new CompletionPipeline({ engine: () => e, settings: () => settings, specialTokens: () => ['<filename>'],
+        onResult: (o) => results.push(o) });
+      const at = { ...req(lines), filename: 'a.py' };
+      assert.strictEqual(await p.prime(at, new AbortController().signal), 'primed');
+      assert.deepStrictEqual([e.requests[0].maxTokens, e.options[0].background, e.options[0].record], [1, true, false]);
+      assert.deepStrictEqual([results.length, p.cache.size, p.primes], [0, 0, 1]);
+      await p.provide(at, new AbortController().signal);
+      assert.ok(e.requests[0].prompt!.startsWith('<filename>a.py\n') && e.requests[0].prompt!.length < lines.length, 'budgeted');
+      assert.strictEqual(e.requests[1].prompt, e.requests[0].prompt, 'the suggestion asks for exactly the primed prompt');
+    });
+
+    it('a suggestion request aborts a running prime and runs at once', async () => {
+      const e = new FakeEngine(() => ['y'], 40);
+      const { p } = setup(e, { debounceMs: 0 });
+      const priming = p.prime(req(lines), new AbortController().signal);
+      await new Promise((r) => setTimeout(r, 5));
+      const out = await p.provide(req(lines), new AbortController().signal);
+      assert.strictEqual(await priming, 'superseded');
+      assert.strictEqual(out.text, 'y');
+      assert.deepStrictEqual([e.requests.length, e.aborted, p.primes], [2, 1, 0]);
+    });
+
+    it('never interrupts a suggestion in flight, and stops when its own signal aborts', async () => {
+      const e = new FakeEngine(() => ['a', 'b', 'c'], 20);
+      const { p } = setup(e, { debounceMs: 0 });
+      const suggesting = p.provide(req('x = '), new AbortController().signal);
+      await new Promise((r) => setTimeout(r, 5));
+      assert.strictEqual(await p.prime(req(lines), new AbortController().signal), 'busy');
+      assert.strictEqual((await suggesting).text, 'abc');
+      assert.strictEqual(e.requests.length, 1);
+      const ac = new AbortController();
+      const priming = p.prime(req(lines), ac.signal);
+      ac.abort();
+      assert.strictEqual(await priming, 'cancelled');
+      assert.strictEqual(p.primes, 0);
+    });
+
+    it('says so when there is no engine or the engine fails', async () => {
+      assert.strictEqual(await setup(undefined).p.prime(req('x'), new AbortController().signal), 'no-engine');
+      const bad = setup(new FakeEngine(() => [], 1, 'worker crashed'));
+      assert.strictEqual(await bad.p.prime(req('x'), new AbortController().signal), 'failed');
+    });
+  });
 });
