@@ -30,6 +30,8 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
   client?: EngineClient;
   private loading?: Promise<boolean>;
   private active = 0;
+  /** Background runs (cache priming) in flight: any foreground request aborts them. */
+  private readonly backgroundRuns = new Set<AbortController>();
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChange = this.changed.event;
   private readonly traced = new vscode.EventEmitter<TraceRecord>();
@@ -144,10 +146,11 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
   }
 
   /** A completion through the engine; `record` (default true) makes it the trace the webviews show; a `background`
-   * one (cache priming) leaves the state and the trace alone. */
+   * one (cache priming) leaves the state and the trace alone and is aborted by the next foreground request. */
   async complete(req: CompleteRequest, opts: CompleteOptions = {}): Promise<CompleteResult> {
     if (!this.client || (this.state !== 'ready' && this.state !== 'generating')) throw new Error(this.error ?? 'model not loaded');
-    if (opts.background) return this.client.complete(req, { signal: opts.signal });
+    if (opts.background) return this.completeInBackground(this.client, req, opts.signal);
+    for (const b of this.backgroundRuns) b.abort();  // the user's request goes first: a prime stops between chunks
     this.active += 1;
     this.setState('generating');
     const t0 = Date.now();
@@ -159,6 +162,19 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     } finally {
       this.active = Math.max(0, this.active - 1);
       if (this.active === 0 && this.state === 'generating') this.setState('ready');
+    }
+  }
+
+  private async completeInBackground(client: EngineClient, req: CompleteRequest, signal?: AbortSignal): Promise<CompleteResult> {
+    const ac = new AbortController();
+    const onOuter = () => ac.abort();
+    if (signal?.aborted) ac.abort(); else signal?.addEventListener('abort', onOuter, { once: true });
+    this.backgroundRuns.add(ac);
+    try {
+      return await client.complete(req, { signal: ac.signal });
+    } finally {
+      this.backgroundRuns.delete(ac);
+      signal?.removeEventListener('abort', onOuter);
     }
   }
 

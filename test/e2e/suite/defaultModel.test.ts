@@ -1,10 +1,10 @@
 // One end-to-end check with the default SmolLM2 model (models/smollm2-135m-skip25-int8, or SKIPGPT_E2E_SMOLLM2), when it
 // has been built: an inline suggestion, then the panel and the inspector on its trace, with screenshots for the docs.
 import * as assert from 'node:assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { getApi, openAt, revert, ROOT, setSetting, shot, TINY, waitFor } from './helpers';
+import { getApi, openAt, revert, ROOT, setSetting, shot, sleep, TINY, waitFor } from './helpers';
 
 const DEFAULT_MODEL = process.env.SKIPGPT_E2E_SMOLLM2 || path.join(ROOT, 'models', 'smollm2-135m-skip25-int8');
 
@@ -44,6 +44,15 @@ describe('default SmolLM2 model', () => {
       const r = await waitFor(() => api.inspector.lastRendered !== before && api.inspector.lastRendered, 60000, 'the inspector');
       assert.strictEqual(r.cells, r.tokens * 30);
       await shot('smollm2-inspector');
+
+      // A background prime of a long prompt (~2 s of prefill here) gives way to the next foreground request.
+      const long = readFileSync(path.join(ROOT, 'extension', 'engine', 'generate.ts'), 'utf8');
+      const prime = api.host.complete({ prompt: long, maxTokens: 1, threshold: 0.5 }, { background: true, record: false });
+      await sleep(150);
+      const fg = await api.host.complete({ prompt: 'def add(a, b):\n', maxTokens: 4, threshold: 0.5 }, { record: false });
+      const primed = await prime;
+      assert.strictEqual(primed.finishReason, 'cancelled', `the prime gave way: ${JSON.stringify(primed.timings)}`);
+      assert.ok(fg.tokens.length > 0);
       await revert(editor);
     } finally {
       await setSetting('modelFolder', TINY);
