@@ -58,7 +58,7 @@ export class CompletionPipeline {
   /** Characters per prompt token, learned from what the engine reports it tokenized (the host has no tokenizer on its
    * thread); starts conservative and moves in 0.25 steps so anchored prompt starts stay put between keystrokes. */
   charsPerToken = 3;
-  /** Background prefills that ran to the end (for the status line and the e2e suite). */
+  /** Background prefills that ran to the end (read by the tests). */
   primes = 0;
   private seq = 0;
   private inFlight?: AbortController;

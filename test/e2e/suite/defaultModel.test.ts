@@ -45,7 +45,7 @@ describe('default SmolLM2 model', () => {
       assert.strictEqual(r.cells, r.tokens * 30);
       await shot('smollm2-inspector');
 
-      // A background prime of a long prompt (~2 s of prefill here) gives way to the next foreground request.
+      // A background prime of a long prompt (~3,000 tokens, ~8 s of prefill here) gives way to the next foreground request.
       const long = readFileSync(path.join(ROOT, 'extension', 'engine', 'generate.ts'), 'utf8');
       const prime = api.host.complete({ prompt: long, maxTokens: 1, threshold: 0.5 }, { background: true, record: false });
       await sleep(150);
