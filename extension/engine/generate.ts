@@ -1,9 +1,11 @@
 // Generator: prompt → tokens on a ModelRunner. Prefix reuse (only the tokens after the shared prefix with the
 // cached sequence are prefilled), chunked prefill, greedy / top-p sampling, stop sequences, EOS, max tokens,
-// cancellation between tokens, and a routing trace for every prompt and generated token.
+// cancellation between tokens, prompt-lookup speculative decoding (greedy), and a routing trace for every prompt
+// and generated token.
 import { Detokenizer } from './tokenizer';
 import type { CompleteRequest, CompleteResult, FinishReason, RoutingTrace, TokenTrace } from './protocol';
 import type { ModelRunner, StepResult } from './runner';
+import { findDraft } from './lookup';
 import { sample, seededRandom } from './sampling';
 import { StopFilter } from './stops';
 
@@ -43,7 +45,9 @@ export class Generator {
   /** The threshold the cached K/V were computed under: other thresholds give other hidden states, so no reuse. */
   private seqThreshold = NaN;
 
-  constructor(readonly runner: ModelRunner, readonly prefillChunk = DEFAULT_PREFILL_CHUNK) {
+  /** `drafter` guesses the tokens after a sequence for request.draftTokens (prompt lookup; tests pass oracles). */
+  constructor(readonly runner: ModelRunner, readonly prefillChunk = DEFAULT_PREFILL_CHUNK,
+    private readonly drafter: (seq: number[], max: number) => number[] = findDraft) {
     if (!(prefillChunk >= 1)) throw new Error(`prefillChunk must be >= 1, got ${prefillChunk}`);
   }
 
@@ -105,31 +109,48 @@ export class Generator {
     const stops = new StopFilter(req.stop ?? []);
     const rand = seededRandom(req.seed ?? 0);
     const sampling = { temperature: req.temperature ?? 0, topP: req.topP ?? 1 };
+    // Drafts are only exact for greedy decoding (sampling would need rejection sampling to keep its distribution).
+    const draftMax = sampling.temperature > 0 ? 0 : Math.max(0, Math.floor(req.draftTokens ?? 0));
     const tokens: TokenTrace[] = [];
     let finish: FinishReason = 'length';
-    let decodeMs = 0, decodeTokens = 0;
-    let step = last as StepResult;
-    let producer = this.seqProbs[this.seqProbs.length - 1];
-    let stepMs = prefillMs;
+    let decodeMs = 0, drafted = 0, accepted = 0;
+    // Logits rows not yet sampled from, oldest first, with the router row of the position that produced each and the
+    // step time charged to it (a step that yields several tokens charges its first). `draft` holds the drafted tokens
+    // fed after the last sampled one: row i is valid only while the tokens sampled so far matched draft[0..i-1].
+    const vocab = m.dims.vocab;
+    let rows = [{ logits: (last as StepResult).logits.subarray((last as StepResult).logits.length - vocab),
+      producer: this.seqProbs[this.seqProbs.length - 1], ms: prefillMs }];
+    let draft: number[] = [];
     for (;;) {
-      const next = sample(step.logits.subarray(step.logits.length - m.dims.vocab), sampling, rand);
+      const row = rows.shift()!;
+      const next = sample(row.logits, sampling, rand);
       const isEos = next === m.special_tokens.eos_id;
       const piece = isEos ? '' : detok.push(next);
-      const trace: TokenTrace = { ...routing(next, piece, producer, threshold), ms: stepMs };
+      const trace: TokenTrace = { ...routing(next, piece, row.producer, threshold), ms: row.ms };
       tokens.push(trace);
       const shown = stops.push(piece);
       if (isEos) finish = 'eos';
       else if (stops.stopped) finish = 'stop';
       hooks.onToken?.(trace, shown);
       if (finish !== 'length' || tokens.length >= maxTokens) break;
-      // Let other messages reach the worker between tokens; honour a cancel before spending another step.
+      if (draft.length > 0 && draft[0] === next) { draft.shift(); accepted++; continue; } // its row is next in `rows`
+      if (draft.length > 0) this.truncateTo(this.seq.length - draft.length); // the guess went wrong here: drop the rest
+      // Let other messages reach the worker between steps; honour a cancel before spending another step.
       await yieldToEventLoop();
       if (hooks.isCancelled?.()) { finish = 'cancelled'; break; }
-      step = await this.feed([next], threshold);
-      producer = this.seqProbs[this.seqProbs.length - 1];
-      stepMs = step.ms;
-      decodeMs += step.ms; decodeTokens++;
+      draft = draftMax > 0 ? this.drafter([...ids, ...tokens.map((t) => t.id)], Math.min(draftMax, maxTokens - tokens.length - 1))
+        .slice(0, Math.max(0, maxTokens - tokens.length - 1)) : [];
+      drafted += draft.length;
+      const fed = [next, ...draft];
+      const step = await this.feed(fed, threshold, fed.length);
+      decodeMs += step.ms;
+      const base = this.seqProbs.length - fed.length;
+      rows = fed.map((_, i) => ({ logits: step.logits.subarray(i * vocab, (i + 1) * vocab), producer: this.seqProbs[base + i],
+        ms: i === 0 ? step.ms : 0 }));
     }
+    // The cache keeps the prompt and every generated token but the last (as without drafts): no unverified rows.
+    this.truncateTo(Math.min(this.seq.length, ids.length + tokens.length - 1));
+    const decodeTokens = tokens.length - 1;
     if (finish !== 'stop') {
       // Text held back (an unfinished character, a possible stop start) belongs to the completion after all;
       // streaming consumers get it with the result (`text` is the authority).
@@ -144,6 +165,7 @@ export class Generator {
       timings: {
         reusedTokens: common, prefillTokens: ids.length - common, prefillMs, decodeTokens, decodeMs,
         decodeTokPerS: decodeTokens > 0 ? (decodeTokens * 1000) / decodeMs : NaN, totalMs: performance.now() - started,
+        draftedTokens: drafted, acceptedTokens: accepted,
       },
     };
   }
@@ -153,12 +175,12 @@ export class Generator {
     const ms = performance.now() - started;
     return { text: '', tokens: [], prompt: [], finishReason: 'cancelled', threshold, timings: {
       reusedTokens: reused, prefillTokens: this.seq.length - reused, prefillMs: ms, decodeTokens: 0, decodeMs: 0,
-      decodeTokPerS: NaN, totalMs: ms } };
+      decodeTokPerS: NaN, totalMs: ms, draftedTokens: 0, acceptedTokens: 0 } };
   }
 
   /** Run `chunk` after the cached sequence and remember its ids and router probs rows. */
-  private async feed(chunk: number[], threshold: number): Promise<StepResult> {
-    const r = await this.runner.step(chunk, threshold, 1);
+  private async feed(chunk: number[], threshold: number, numLogits = 1): Promise<StepResult> {
+    const r = await this.runner.step(chunk, threshold, numLogits);
     const row = this.runner.layers * 2;
     for (let i = 0; i < chunk.length; i++) {
       this.seq.push(chunk[i]);

@@ -47,6 +47,12 @@ export interface CompleteRequest {
   stop?: string[];
   /** Reuse the cached KV of a shared token prefix (default true). */
   reusePrefix?: boolean;
+  /**
+   * Speculative decoding from prompt lookup (greedy only): after each token, up to this many tokens that followed an
+   * earlier occurrence of the last few tokens are verified in the same forward step. The output is the same tokens;
+   * only the number of steps changes. 0 (default) = off.
+   */
+  draftTokens?: number;
 }
 
 /** Routing of one token: per layer, did attention / MLP run, and the router's p_execute. */
@@ -72,6 +78,9 @@ export interface Timings {
   /** decodeTokens / decodeMs, per second (NaN when nothing was decoded). */
   decodeTokPerS: number;
   totalMs: number;
+  /** Tokens drafted by prompt lookup (request.draftTokens) and verified, and how many of them were right. */
+  draftedTokens: number;
+  acceptedTokens: number;
 }
 
 export type FinishReason = 'stop' | 'eos' | 'length' | 'cancelled';

@@ -37,7 +37,7 @@ async function handle(msg: ToWorker): Promise<void> {
       if (isCancelled()) { // cancelled while queued: skip the prefill too
         send({ type: 'done', id, result: {
           text: '', tokens: [], prompt: [], finishReason: 'cancelled', threshold: msg.request.threshold ?? NaN,
-          timings: { reusedTokens: 0, prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0, decodeTokPerS: NaN, totalMs: 0 },
+          timings: { reusedTokens: 0, prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0, decodeTokPerS: NaN, totalMs: 0, draftedTokens: 0, acceptedTokens: 0 },
         } });
         return;
       }
