@@ -25,6 +25,8 @@ export interface CompleteRequest {
   stop?: string[];
   /** Reuse the engine's cached KV of a shared token prefix (engine default: true). */
   reusePrefix?: boolean;
+  /** Prompt-lookup speculative decoding: tokens drafted from the context and verified per step (0 = off). */
+  draftTokens?: number;
 }
 
 export interface CompleteOptions {

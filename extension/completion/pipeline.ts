@@ -110,7 +110,8 @@ export class CompletionPipeline {
     let result: CompleteResult | undefined;
     try {
       result = await engine.complete(
-        { prompt: prompt.prompt, maxTokens: s.maxTokens, threshold: effectiveThreshold(s), temperature: 0, stop: stopSequences(special) },
+        { prompt: prompt.prompt, maxTokens: s.maxTokens, threshold: effectiveThreshold(s), temperature: 0, stop: stopSequences(special),
+          draftTokens: s.draftTokens },
         {
           signal: engineCtrl.signal,
           record: () => !ctrl.signal.aborted,

@@ -17,6 +17,7 @@ export interface SkipgptSettings {
   promptTokens: number;
   languages: string[];
   inlineEnabled: boolean;
+  draftTokens: number;
 }
 
 export const DEFAULT_LANGUAGES = ['python', 'javascript', 'typescript', 'javascriptreact', 'typescriptreact', 'java',
@@ -34,6 +35,9 @@ export const DEFAULTS: SkipgptSettings = {
   promptTokens: 512,
   languages: DEFAULT_LANGUAGES,
   inlineEnabled: true,
+  // Off: with the default 8-bit model on a CPU a drafted row costs ~17% of a step and only ~30% of drafts are right,
+  // so nothing is gained (docs/BENCHMARKS.md §0b); float32 models and GPUs, where extra rows are cheap, gain.
+  draftTokens: 0,
 };
 
 /** Named sparsity levels offered by "SkipGPT: Set Sparsity"; the value is the router threshold. */
@@ -57,6 +61,7 @@ export const SETTING_KEYS: Record<keyof SkipgptSettings, string> = {
   promptTokens: 'promptTokens',
   languages: 'languages',
   inlineEnabled: 'inlineCompletions.enabled',
+  draftTokens: 'draftTokens',
 };
 
 const num = (v: unknown, d: number, lo: number, hi: number, int = false): number => {
@@ -82,6 +87,7 @@ export function parseSettings(get: (key: string) => unknown): SkipgptSettings {
     promptTokens: num(get(SETTING_KEYS.promptTokens), DEFAULTS.promptTokens, 32, 8192, true),
     languages: Array.isArray(langs) ? langs.filter((l): l is string => typeof l === 'string' && l.length > 0) : DEFAULTS.languages,
     inlineEnabled: typeof get(SETTING_KEYS.inlineEnabled) === 'boolean' ? (get(SETTING_KEYS.inlineEnabled) as boolean) : DEFAULTS.inlineEnabled,
+    draftTokens: num(get(SETTING_KEYS.draftTokens), DEFAULTS.draftTokens, 0, 16, true),
   };
 }
 

@@ -1,12 +1,13 @@
 // Benchmark: editor-like completion latency through EngineClient (worker thread, as in VS Code): a ~1,000-token
 // source file is open, one new line is typed, 24 tokens are completed. Prefix reuse (only the new tokens are
 // prefilled) vs cold (whole file prefilled), alternated line by line in one run; p50/p95 of time to first token
-// and to the full completion; and the process RSS the engine adds with the model loaded.
-// Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000] [--prefill-chunk 64]
+// and to the full completion; and the process RSS the engine adds with the model loaded. With --draft K > 0 a third
+// mode adds prompt-lookup speculative decoding (up to K drafted tokens a step) to prefix reuse, alternated likewise.
+// Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000] [--prefill-chunk 64] [--draft 4]
 import { args, codeFile, engine, machine, percentile } from './common.mjs';
 
-const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64' });
-const threads = Number(a.threads), nLines = Number(a.lines), maxTokens = Number(a.tokens);
+const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64', draft: '4' });
+const threads = Number(a.threads), nLines = Number(a.lines), maxTokens = Number(a.tokens), draftTokens = Number(a.draft);
 const { EngineClient, TextTokenizer, workerPath } = engine();
 
 const mb = (b) => (b / 2 ** 20).toFixed(0);
@@ -26,21 +27,28 @@ base = base.slice(0, base.lastIndexOf('\n') + 1);
 const rest = text.slice(base.length).split('\n').filter((l) => l.trim().length > 0).slice(0, nLines);
 if (rest.length < nLines) throw new Error('source file too short for --lines');
 
-async function timed(prefix, reusePrefix) {
+async function timed(prefix, reusePrefix, draft = 0) {
   const t0 = performance.now();
   let first = NaN;
-  const r = await client.complete({ prefix, maxTokens, threshold: undefined, stop: [], reusePrefix },
+  const r = await client.complete({ prefix, maxTokens, threshold: undefined, stop: [], reusePrefix, draftTokens: draft },
     { onToken: () => { if (Number.isNaN(first)) first = performance.now() - t0; } });
-  return { total: performance.now() - t0, first, prefilled: r.timings.prefillTokens, reused: r.timings.reusedTokens, n: r.tokens.length };
+  return { total: performance.now() - t0, first, prefilled: r.timings.prefillTokens, reused: r.timings.reusedTokens, n: r.tokens.length,
+    text: r.text, drafted: r.timings.draftedTokens, accepted: r.timings.acceptedTokens };
 }
 
 await timed(base, true); // the file was already open and completed once
 const rssAfterLong = process.memoryUsage().rss;
-const warm = [], cold = [];
-let doc = base;
+const warm = [], cold = [], drafted = [];
+let doc = base, differ = 0;
 for (const line of rest) {
   doc += `${line}\n`;
   warm.push(await timed(doc, true));
+  if (draftTokens > 0) {
+    // The same request again with drafts: restore the cache state the plain run found (all but the typed line).
+    await timed(doc.slice(0, doc.length - line.length - 1), true);
+    drafted.push(await timed(doc, true, draftTokens));
+    if (drafted.at(-1).text !== warm.at(-1).text) differ++;
+  }
   cold.push(await timed(doc, false));
 }
 const rssEnd = process.memoryUsage().rss;
@@ -51,8 +59,14 @@ console.log(`command: node scripts/bench/latency.mjs ${process.argv.slice(2).joi
 console.log(`model ${info.name} (${info.executionProvider}), file ${tok.encode(base).length} tokens, ${rest.length} typed lines, ${maxTokens} tokens per completion, default threshold\n`);
 console.log('| mode | prefilled tokens (median) | first token ms p50 / p95 | full completion ms p50 / p95 |');
 console.log('|---|---|---|---|');
-for (const [name, xs] of [['prefix reuse', warm], ['cold (no reuse)', cold]]) {
+const modes = [['prefix reuse', warm], ...(draftTokens > 0 ? [[`prefix reuse + lookup drafts (${draftTokens})`, drafted]] : []), ['cold (no reuse)', cold]];
+for (const [name, xs] of modes) {
   console.log(`| ${name} | ${percentile(xs.map((x) => x.prefilled), 50)} | ${stat(xs, (x) => x.first)} | ${stat(xs, (x) => x.total)} |`);
+}
+if (draftTokens > 0) {
+  const sum = (f) => drafted.reduce((t, x) => t + f(x), 0);
+  console.log(`\nLookup drafts: ${sum((x) => x.accepted)} of ${sum((x) => x.drafted)} drafted tokens accepted; ` +
+    `${sum((x) => x.n)} tokens generated; completions differing from plain decoding: ${differ} of ${drafted.length}.`);
 }
 console.log(`\nRSS (whole process, engine in a worker thread): before ${mb(rss0)} MiB, model loaded ${mb(rssLoaded)} MiB, ` +
   `after a ${tok.encode(base).length}-token completion ${mb(rssAfterLong)} MiB, end ${mb(rssEnd)} MiB; ` +

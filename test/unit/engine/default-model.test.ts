@@ -79,4 +79,17 @@ describe(`default model parity (${dir})`, function () {
       assert.deepStrictEqual(ids, c.greedy.ids.slice(0, ids.length), c.name);
     }
   });
+  it('prompt lookup on repetitive code: drafts are accepted and the tokens equal plain greedy decoding', async () => {
+    const names = ['one', 'two', 'three', 'four', 'five', 'six'];
+    const code = names.map((n, i) => `def add_${n}(x):\n    return x + ${i + 1}\n\n`).join('') + 'def add_seven(x):\n';
+    const gen = new Generator(runner!);
+    for (const threshold of [0, 0.5]) {
+      gen.reset();
+      const plain = await gen.complete({ prompt: code, threshold, maxTokens: 24 });
+      gen.reset();
+      const spec = await gen.complete({ prompt: code, threshold, maxTokens: 24, draftTokens: 4 });
+      assert.deepStrictEqual(spec.tokens.map((t) => t.id), plain.tokens.map((t) => t.id), `threshold ${threshold}: ${JSON.stringify(plain.text)}`);
+      assert.ok(spec.timings.acceptedTokens > 0, `threshold ${threshold}: ${JSON.stringify(spec.timings)}`);
+    }
+  });
 });

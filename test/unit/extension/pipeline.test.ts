@@ -28,6 +28,13 @@ describe('completion pipeline', () => {
     assert.deepStrictEqual(generating, [true, false]);
   });
 
+  it('passes the speculative-decoding setting to the engine (off by default)', async () => {
+    const e = new FakeEngine(() => ['1']);
+    await setup(e).p.provide(req('x = '), new AbortController().signal);
+    await setup(e, { draftTokens: 4 }).p.provide(req('y = '), new AbortController().signal);
+    assert.deepStrictEqual(e.requests.map((r) => r.draftTokens), [0, 4]);
+  });
+
   it('uses threshold 0 in dense mode', async () => {
     const e = new FakeEngine(() => ['1']);
     const { p } = setup(e, { denseMode: true, threshold: 0.7 });
