@@ -103,8 +103,9 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
         else:
             for p in model.routers.parameters():
                 p.requires_grad_(True)
+            sched = constant() if s1.lr_schedule == "constant" else cosine_with_warmup(s1.steps, 0.05)
             st, finished = run_stage("stage1", model, train_stream, stage1_step(model, s1), steps=s1.steps,
-                                     make_sched=constant(), lr=s1.lr, weight_decay=s1.weight_decay,
+                                     make_sched=sched, lr=s1.lr, weight_decay=s1.weight_decay,
                                      grad_clip=s1.grad_clip, ckpt_path=run_dir / "stage1.ckpt",
                                      stop_after=stop_after, **common)
             if not finished:
@@ -184,6 +185,8 @@ def register(sub) -> None:
     p.add_argument("--target-skip", type=float, default=Stage1Config.target_skip)
     p.add_argument("--alpha", type=float, default=Stage1Config.alpha)
     p.add_argument("--stage1-steps", type=int, default=Stage1Config.steps)
+    p.add_argument("--stage1-lr", type=float, default=Stage1Config.lr)
+    p.add_argument("--stage1-lr-schedule", choices=["constant", "cosine"], default=Stage1Config.lr_schedule)
     p.add_argument("--stage2-steps", type=int, default=Stage2Config.steps)
     p.add_argument("--batch-size", type=int, default=DataConfig.batch_size)
     p.add_argument("--seq-len", type=int, default=DataConfig.seq_len)
@@ -211,7 +214,8 @@ def run(args) -> int:
         checkpoint_every=args.checkpoint_every, deltas_dir=args.deltas_dir, runs_dir=args.runs_dir,
         data=DataConfig(corpus=args.corpus, seq_len=args.seq_len, batch_size=args.batch_size,
                         val_batches=args.val_batches),
-        stage1=Stage1Config(steps=args.stage1_steps, target_skip=args.target_skip, alpha=args.alpha),
+        stage1=Stage1Config(steps=args.stage1_steps, target_skip=args.target_skip, alpha=args.alpha,
+                            lr=args.stage1_lr, lr_schedule=args.stage1_lr_schedule),
         stage2=Stage2Config(steps=args.stage2_steps))
     try:
         cfg.validate()

@@ -128,3 +128,17 @@ def test_config_validation_and_mask_errors(tmp_path):
     bad.write_text(json.dumps({"executed": [[1, 0], [1, 1]]}))
     with pytest.raises(ConfigError, match="expected"):
         load_static_mask(bad, 2)
+
+
+def test_stage1_lr_schedule_constant_or_cosine(tmp_path, corpus):
+    lrs = {}
+    for sched in ("constant", "cosine"):
+        cfg = make_cfg(tmp_path, corpus, name=sched, skip_stage2=True)
+        cfg.stage1 = Stage1Config(steps=6, lr=1e-3, lr_schedule=sched)
+        train(cfg, base_model=tiny_llama(), base_info={}, progress=False)
+        lrs[sched] = [h["lr"] for h in json.loads((tmp_path / "runs" / sched / "history.json").read_text())["stage1"]]
+    assert lrs["constant"] == pytest.approx([1e-3] * 6)
+    cos = lrs["cosine"]  # one warm-up step at full LR, then a cosine decay towards 0
+    assert cos[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(cos[1:], cos[2:])) and cos[-1] < 0.2e-3
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        TrainConfig(name="x", stage1=Stage1Config(lr_schedule="step")).validate()
