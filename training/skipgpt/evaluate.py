@@ -59,6 +59,10 @@ ROWS = [
     # ... and 8× the stage-1 tokens at the 4× run's batch (x16 doubled the batch too), 20× the LoRA tokens.
     Row("routers 25% (8× stage-1 tokens)", "routed", "smollm2-135m-skip25-x8b4", optional=True),
     Row("routers+LoRA 25% (8× stage-1, 20× LoRA tokens)", "routed", "smollm2-135m-skip25-x8b4", True, optional=True),
+    # ... the same 8× stage 1 with a cosine-decaying LR (the constant LR lost its progress near step 80), 30× LoRA.
+    Row("routers 25% (8× stage-1 tokens, cosine LR)", "routed", "smollm2-135m-skip25-x8cos", optional=True),
+    Row("routers+LoRA 25% (8× stage-1, cosine LR, 30× LoRA tokens)", "routed", "smollm2-135m-skip25-x8cos", True,
+        optional=True),
 ]
 
 
