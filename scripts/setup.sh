@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ORT_DISABLE_TELEMETRY=1 ONNXRUNTIME_NODE_INSTALL=skip
-DELTAS="${SKIPGPT_DELTAS:-smollm2-135m-skip25}"
+# The default model: the deltas it is built from (docs/TRAINING.md, "Default model") and its folder under models/.
+DELTAS="${SKIPGPT_DELTAS:-smollm2-135m-skip25-long-lora3}"
+MODEL="${SKIPGPT_MODEL:-smollm2-135m-skip25}"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 
 step "system packages (Chromium, ripgrep, libkrb5-dev for the offline VS Code tests)"
@@ -33,11 +35,11 @@ build_model() {  # out-name [build flags...]
   if [ -f "models/$out/manifest.json" ]; then echo "models/$out exists; delete it to rebuild"; return; fi
   (cd training && ../.venv/bin/python -m skipgpt build --base default --deltas "deltas/$DELTAS" --out "../models/$out" "$@")
 }
-step "default model, 8-bit: models/$DELTAS-int8"
-build_model "$DELTAS-int8" --quant int8
-step "reference model, float32 (for the parity tests): models/$DELTAS"
-build_model "$DELTAS"
+step "default model, 8-bit: models/$MODEL-int8 (deltas/$DELTAS)"
+build_model "$MODEL-int8" --quant int8
+step "reference model, float32 (for the parity tests): models/$MODEL"
+build_model "$MODEL"
 
 step "demo completion with routing stats"
-node dist/cli.js generate --model "models/$DELTAS-int8" --max-tokens 32 --prompt $'def fibonacci(n):\n'
+node dist/cli.js generate --model "models/$MODEL-int8" --max-tokens 32 --prompt $'def fibonacci(n):\n'
 printf '\nset-up done in %ss\n' "$SECONDS"

@@ -122,8 +122,11 @@ def write_parity(skip: SkipLlama, path: str | Path, model_name: str, prompts: di
             cases.append(make_case(skip, f"{pname}@{t:g}", ids, t, greedy_steps, logits_vocab, full, propose))
             if progress:
                 progress(cases[-1]["name"])
+    # logits_abs: float32 noise, not a budget for mistakes. At an early position carrying SmolLM2's massive
+    # activations PyTorch float32 itself is 1.2e-3 from float64 (and ONNX 2.9e-3 from PyTorch) with the
+    # long-lora3 deltas; elsewhere both stay near 5e-5 (docs/MANIFEST.md). Decisions and greedy tokens stay exact.
     doc = {"format": PARITY_FORMAT, "format_version": PARITY_VERSION, "model": model_name,
-           "tolerance": {"logits_abs": 2e-3, "router_probs_abs": 1e-4},
+           "tolerance": {"logits_abs": 5e-3, "router_probs_abs": 1e-4},
            "tokenizer_cases": tokenizer_cases, "cases": cases}
     Path(path).write_text(json.dumps(doc, separators=(",", ":")) + "\n", encoding="utf-8")
     return doc
