@@ -35,8 +35,8 @@ export const DEFAULTS: SkipgptSettings = {
   promptTokens: 512,
   languages: DEFAULT_LANGUAGES,
   inlineEnabled: true,
-  // Off: with the default 8-bit model on a CPU a drafted row costs ~17% of a step and only ~30% of drafts are right,
-  // so nothing is gained (docs/BENCHMARKS.md §0b); float32 models and GPUs, where extra rows are cheap, gain.
+  // Off: with the default 8-bit model on a CPU a drafted row costs 16-32% of a step and only ~30% of drafts are
+  // right, so nothing is gained; a float32 model decodes 18% faster with 2 (docs/BENCHMARKS.md §0c).
   draftTokens: 0,
 };
 
