@@ -138,8 +138,8 @@ export class Generator {
       // Let other messages reach the worker between steps; honour a cancel before spending another step.
       await yieldToEventLoop();
       if (hooks.isCancelled?.()) { finish = 'cancelled'; break; }
-      draft = draftMax > 0 ? this.drafter([...ids, ...tokens.map((t) => t.id)], Math.min(draftMax, maxTokens - tokens.length - 1))
-        .slice(0, Math.max(0, maxTokens - tokens.length - 1)) : [];
+      const room = Math.min(draftMax, maxTokens - tokens.length - 1);  // each drafted row can yield one more token
+      draft = room > 0 ? this.drafter([...ids, ...tokens.map((t) => t.id)], room).slice(0, room) : [];
       drafted += draft.length;
       const fed = [next, ...draft];
       const step = await this.feed(fed, threshold, fed.length);
