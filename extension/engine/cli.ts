@@ -12,6 +12,7 @@ const USAGE = `usage: skipgpt <generate|trace|bench> --model DIR [options]
   --threshold T        router threshold, 0 = dense (default: the manifest's)
   --temperature T      0 = greedy (default)      --top-p P   nucleus mass (default 1)
   --seed N             sampling seed (default 0) --stop S    stop sequence (repeatable)
+  --draft N            greedy: verify up to N prompt-lookup drafted tokens per step (default 0 = off)
   --ep NAME            auto|cpu|webgpu|dml|coreml|cuda (default auto)
   --threads N          intra-op threads (default: onnxruntime's)
   --thresholds LIST    bench: comma-separated thresholds (default 0,0.5)
@@ -26,6 +27,7 @@ const options = {
   'top-p': { type: 'string', default: '1' },
   seed: { type: 'string', default: '0' },
   stop: { type: 'string', multiple: true },
+  draft: { type: 'string', default: '0' },
   ep: { type: 'string', default: 'auto' },
   threads: { type: 'string', default: '0' },
   thresholds: { type: 'string', default: '0,0.5' },
@@ -52,7 +54,8 @@ function summary(r: CompleteResult, layers: number): string {
   const tm = r.timings;
   lines.push(`threshold ${r.threshold}: ${(100 * (1 - total / (2 * layers * Math.max(1, r.tokens.length)))).toFixed(1)}% ` +
     `of sublayers skipped; prefill ${tm.prefillTokens} tok in ${tm.prefillMs.toFixed(0)} ms; decode ` +
-    `${tm.decodeTokPerS.toFixed(1)} tok/s; finish: ${r.finishReason}`);
+    `${tm.decodeTokPerS.toFixed(1)} tok/s; finish: ${r.finishReason}` +
+    (tm.draftedTokens > 0 ? `; drafts: ${tm.acceptedTokens} of ${tm.draftedTokens} accepted` : ''));
   return lines.join('\n');
 }
 
@@ -75,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
       prompt: v.prompt ?? 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
       maxTokens: num('max-tokens', v['max-tokens']), threshold: num('threshold', v.threshold),
       temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), seed: num('seed', v.seed),
-      stop: v.stop,
+      stop: v.stop, draftTokens: num('draft', v.draft),
     };
     console.error(`model ${runner.manifest.name} on ${runner.executionProvider} (threads ${runner.threads || 'default'}); ` +
       `passed over: ${runner.passedOver.map((p) => `${p.ep} (${p.reason})`).join('; ') || 'none'}`);
