@@ -56,6 +56,7 @@ ROWS = [
     # Later: the 4× routers above with 10× the stage-2 (LoRA) tokens of the reference run.
     Row("routers+LoRA 25% (4× stage-1, 10× LoRA tokens)", "routed", "smollm2-135m-skip25-long-lora", True, optional=True),
     Row("routers+LoRA 25% (4× stage-1, 30× LoRA tokens)", "routed", "smollm2-135m-skip25-long-lora3", True, optional=True),
+    Row("routers+LoRA 25% (4× stage-1, 60× LoRA tokens)", "routed", "smollm2-135m-skip25-long-lora6", True, optional=True),
     # ... and 8× the stage-1 tokens at the 4× run's batch (x16 doubled the batch too), 20× the LoRA tokens.
     Row("routers 25% (8× stage-1 tokens)", "routed", "smollm2-135m-skip25-x8b4", optional=True),
     Row("routers+LoRA 25% (8× stage-1, 20× LoRA tokens)", "routed", "smollm2-135m-skip25-x8b4", True, optional=True),
