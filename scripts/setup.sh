@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export ORT_DISABLE_TELEMETRY=1 ONNXRUNTIME_NODE_INSTALL=skip
-# The default model: the deltas it is built from (docs/TRAINING.md, "Default model") and its folder under models/.
+# The default model: the deltas it is built from (docs/TRAINING.md, "Fourth session") and its folder under models/.
 DELTAS="${SKIPGPT_DELTAS:-smollm2-135m-skip25-long-lora6}"
 MODEL="${SKIPGPT_MODEL:-smollm2-135m-skip25}"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }

@@ -47,7 +47,7 @@ export class Generator {
 
   /** `drafter` guesses the tokens after a sequence for request.draftTokens (prompt lookup; tests pass oracles). */
   constructor(readonly runner: ModelRunner, readonly prefillChunk = DEFAULT_PREFILL_CHUNK,
-    private readonly drafter: (seq: number[], max: number) => number[] = findDraft) {
+    private readonly drafter: (seq: readonly number[], max: number) => number[] = findDraft) {
     if (!(prefillChunk >= 1)) throw new Error(`prefillChunk must be >= 1, got ${prefillChunk}`);
   }
 
@@ -121,6 +121,7 @@ export class Generator {
     let rows = [{ logits: (last as StepResult).logits.subarray((last as StepResult).logits.length - vocab),
       producer: this.seqProbs[this.seqProbs.length - 1], ms: prefillMs }];
     let draft: number[] = [];
+    const history = draftMax > 0 ? [...ids] : [];  // what the drafter searches: the prompt and every sampled token
     for (;;) {
       const row = rows.shift()!;
       const next = sample(row.logits, sampling, rand);
@@ -128,6 +129,7 @@ export class Generator {
       const piece = isEos ? '' : detok.push(next);
       const trace: TokenTrace = { ...routing(next, piece, row.producer, threshold), ms: row.ms };
       tokens.push(trace);
+      if (draftMax > 0) history.push(next);
       const shown = stops.push(piece);
       if (isEos) finish = 'eos';
       else if (stops.stopped) finish = 'stop';
@@ -139,7 +141,7 @@ export class Generator {
       await yieldToEventLoop();
       if (hooks.isCancelled?.()) { finish = 'cancelled'; break; }
       const room = Math.min(draftMax, maxTokens - tokens.length - 1);  // each drafted row can yield one more token
-      draft = room > 0 ? this.drafter([...ids, ...tokens.map((t) => t.id)], room).slice(0, room) : [];
+      draft = room > 0 ? this.drafter(history, room).slice(0, room) : [];
       drafted += draft.length;
       const fed = [next, ...draft];
       const step = await this.feed(fed, threshold, fed.length);

@@ -49,8 +49,8 @@ export interface CompleteRequest {
   reusePrefix?: boolean;
   /**
    * Speculative decoding from prompt lookup (greedy only): after each token, up to this many tokens that followed an
-   * earlier occurrence of the last few tokens are verified in the same forward step. The output is the same tokens;
-   * only the number of steps changes. 0 (default) = off.
+   * earlier occurrence of the last few tokens are verified in the same forward step. The tokens are plain greedy
+   * decoding's up to float rounding (a step of several rows can round differently, docs/ENGINE.md). 0 (default) = off.
    */
   draftTokens?: number;
 }

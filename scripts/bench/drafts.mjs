@@ -6,7 +6,7 @@
 // Usage: node scripts/bench/drafts.mjs [--model DIR] [--threads 2] [--draft 2 --draft 4] [--tokens 24] [--threshold T]
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { args, engine, machine, median, root } from './common.mjs';
+import { args, engine, machine, median, percentile, root } from './common.mjs';
 
 const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', draft: [], tokens: '24', threshold: '' });
 const drafts = (Array.isArray(a.draft) && a.draft.length ? a.draft : ['2', '4']).map(Number);
@@ -64,10 +64,9 @@ for (const p of prompts) {
 console.log(`\n${prompts.length} prompts (3 cuts of each of ${files.join(', ')}), plain and drafted runs alternated:\n`);
 console.log('| draftTokens | decode ms drafted ÷ plain (median, p25–p75) | drafted tokens accepted | completions token-identical |');
 console.log('|---|---|---|---|');
-const q = (xs, p) => { const s = [...xs].sort((x, y) => x - y); return s[Math.min(s.length - 1, Math.floor(p * (s.length - 1)))]; };
 for (const k of drafts) {
   const o = out[k];
-  console.log(`| ${k} | ${median(o.ratio).toFixed(2)} (${q(o.ratio, 0.25).toFixed(2)}–${q(o.ratio, 0.75).toFixed(2)}) | ` +
+  console.log(`| ${k} | ${median(o.ratio).toFixed(2)} (${percentile(o.ratio, 25).toFixed(2)}–${percentile(o.ratio, 75).toFixed(2)}) | ` +
     `${o.accepted} / ${o.drafted} (${((100 * o.accepted) / Math.max(1, o.drafted)).toFixed(0)}%) | ${o.same} / ${prompts.length} |`);
 }
 await runner.dispose();

@@ -3,10 +3,10 @@
 // prefilled) vs cold (whole file prefilled), alternated line by line in one run; p50/p95 of time to first token
 // and to the full completion; and the process RSS the engine adds with the model loaded. With --draft K > 0 a third
 // mode adds prompt-lookup speculative decoding (up to K drafted tokens a step) to prefix reuse, alternated likewise.
-// Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000] [--prefill-chunk 64] [--draft 4]
+// Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000] [--prefill-chunk 64] [--draft 0]
 import { args, codeFile, engine, machine, percentile } from './common.mjs';
 
-const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64', draft: '4' });
+const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64', draft: '0' });
 const threads = Number(a.threads), nLines = Number(a.lines), maxTokens = Number(a.tokens), draftTokens = Number(a.draft);
 const { EngineClient, TextTokenizer, workerPath } = engine();
 

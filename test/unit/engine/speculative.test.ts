@@ -55,7 +55,7 @@ describe('speculative decoding (tiny fixture)', () => {
 
   // Drafters with known quality (the tiny model's output is random-like text that rarely repeats its context, so
   // prompt lookup itself is checked on the default model, default-model.test.ts).
-  type Drafter = (seq: number[], max: number) => number[];
+  type Drafter = (seq: readonly number[], max: number) => number[];
   const oracle = (full: number[], wrongFrom = Infinity): Drafter => (seq, max) =>
     full.slice(seq.length, seq.length + max).map((id, i) => (i >= wrongFrom ? (id + 1) % runner.vocab : id));
 
