@@ -1,8 +1,8 @@
 // Strict reader of a model folder's manifest.json (format "skipgpt-onnx", format_version 1; written by
 // training/skipgpt/export/manifest.py, schema in docs/MANIFEST.md). Anything unknown, missing or mistyped is an
 // Error naming the file, the field and how to rebuild; unknown extra keys are ignored (additive fields keep v1).
-import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
 
 export const FORMAT = 'skipgpt-onnx';
 export const FORMAT_VERSION = 1;
@@ -36,6 +36,7 @@ export interface ModelFolder {
   manifest: Manifest;
   modelPath: string;
   tokenizerPath: string;
+  weightsPath: string;
   parityPath: string;
 }
 
@@ -99,7 +100,28 @@ export function parseManifest(data: unknown, file = 'manifest.json'): Manifest {
   return m;
 }
 
-/** Read and check `<dir>/manifest.json` and that the files it names are there (and not empty). */
+/** JSON.parse's complaint without the text it quotes (V8 quotes the file's first bytes): only where it failed. */
+export function jsonProblem(e: unknown): string {
+  const at = /position (\d+)/.exec(String((e as Error)?.message));
+  return at ? `not valid JSON (at character ${at[1]})` : 'not valid JSON';
+}
+
+/**
+ * `<dir>/<name>` for manifest field files.<field>, refused unless it stays inside the model folder once symlinks are
+ * resolved: a manifest must never make the engine read /etc/passwd or load another folder's model.
+ */
+function inside(dir: string, realDir: string, name: string, field: string, file: string): string {
+  const what = `${file}: files.${field} ${JSON.stringify(name)}`;
+  if (isAbsolute(name) || win32.isAbsolute(name)) throw new Error(`${what} is an absolute path, not a file of the model folder; ${REBUILD}`);
+  const p = join(dir, name);
+  const rel = relative(realDir, existsSync(p) ? realpathSync(p) : resolve(realDir, name));
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new Error(`${what} points outside the model folder; ${REBUILD}`);
+  }
+  return p;
+}
+
+/** Read and check `<dir>/manifest.json` and that the files it names are inside the folder, there and not empty. */
 export function readModelFolder(dir: string): ModelFolder {
   const file = join(dir, 'manifest.json');
   if (!existsSync(dir)) throw new Error(`model folder ${dir} does not exist; ${REBUILD}`);
@@ -108,19 +130,19 @@ export function readModelFolder(dir: string): ModelFolder {
   try {
     data = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message}); ${REBUILD}`);
+    throw new Error(`${file}: ${jsonProblem(e)}; ${REBUILD}`);
   }
   const manifest = parseManifest(data, file);
-  const need = (name: string, field: string): string => {
-    const p = join(dir, name);
+  const realDir = realpathSync(dir);
+  const need = (field: keyof Manifest['files']): string => {
+    const p = inside(dir, realDir, manifest.files[field], field, file);
     if (!existsSync(p)) throw new Error(`${p} (manifest files.${field}) is missing; ${REBUILD}`);
-    if (statSync(p).size === 0) throw new Error(`${p} (manifest files.${field}) is empty; ${REBUILD}`);
+    if (!statSync(p).isFile() || statSync(p).size === 0) throw new Error(`${p} (manifest files.${field}) is empty or not a file; ${REBUILD}`);
     return p;
   };
-  const modelPath = need(manifest.files.model, 'model');
-  need(manifest.files.weights, 'weights');
-  const tokenizerPath = need(manifest.files.tokenizer, 'tokenizer');
-  return { dir, manifest, modelPath, tokenizerPath, parityPath: join(dir, manifest.files.parity) };
+  const modelPath = need('model'), weightsPath = need('weights'), tokenizerPath = need('tokenizer');
+  const parityPath = inside(dir, realDir, manifest.files.parity, 'parity', file);  // only tests read it: may be absent
+  return { dir, manifest, modelPath, tokenizerPath, weightsPath, parityPath };
 }
 
 /** Expand a `{layer}` name template. */

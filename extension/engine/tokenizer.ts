@@ -3,6 +3,7 @@
 // characters split over several tokens come out right.
 import { Tokenizer } from '@huggingface/tokenizers';
 import { readFileSync } from 'node:fs';
+import { jsonProblem } from './manifest';
 
 export class TextTokenizer {
   private constructor(private readonly tok: Tokenizer, readonly addSpecialTokens: boolean) {}
@@ -12,12 +13,18 @@ export class TextTokenizer {
    * completion needs clean_up_tokenization_spaces false, or " ." would decode as ".".
    */
   static fromFile(path: string, opts: { addSpecialTokens?: boolean; config?: Record<string, unknown> } = {}): TextTokenizer {
-    let json: unknown;
+    const rebuild = 'Rebuild the model folder (`npm run model` / `python -m skipgpt build`).';
+    let text: string, json: unknown;
     try {
-      json = JSON.parse(readFileSync(path, 'utf8'));
+      text = readFileSync(path, 'utf8');
     } catch (e) {
-      throw new Error(`tokenizer: cannot read ${path}: ${(e as Error).message}. ` +
-        'Rebuild the model folder (`npm run model` / `python -m skipgpt build`).');
+      throw new Error(`tokenizer: cannot read ${path}: ${(e as Error).message}. ${rebuild}`);
+    }
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      // Never echo the text: the error would show the first bytes of whatever file this is.
+      throw new Error(`tokenizer: ${path} is ${jsonProblem(e)}. ${rebuild}`);
     }
     try {
       const tok = new Tokenizer(json as object, { clean_up_tokenization_spaces: false, ...opts.config });
