@@ -14,7 +14,7 @@ import torch
 
 from .config import ConfigError, DataConfig, Stage1Config, Stage2Config, TrainConfig, load_static_mask
 from .model import SkipLlama
-from .train_loop import StepResult, TokenStream, lm_loss, run_stage, score
+from .train_loop import CheckpointError, StepResult, TokenStream, lm_loss, load_checkpoint, run_stage, score
 
 
 def sparsity_term(gates: torch.Tensor, target_skip: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -97,7 +97,7 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
         for p in model.parameters():
             p.requires_grad_(False)
         if resume and done.is_file():  # stage 1 finished in an earlier call
-            saved = torch.load(done, weights_only=False)
+            saved = load_checkpoint(done)
             model.load_router_state_dict(saved["routers"])
             stats1 = saved["stats"]
         else:
@@ -225,7 +225,11 @@ def run(args) -> int:
     if cfg.run_dir.exists() and any(cfg.run_dir.glob("*.ckpt")) and not args.resume:
         print(f"error: {cfg.run_dir} already holds checkpoints; pass --resume to continue or delete it")
         return 2
-    res = train(cfg, resume=args.resume, stop_after=args.stop_after)
+    try:
+        res = train(cfg, resume=args.resume, stop_after=args.stop_after)
+    except CheckpointError as e:
+        print(f"error: {e}")
+        return 2
     if res is None:
         print(f"stopped after {args.stop_after} steps; continue with --resume")
         return 0

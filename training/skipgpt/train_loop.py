@@ -88,7 +88,7 @@ def run_stage(name: str, model: SkipLlama, stream: TokenStream, step_fn: Callabl
     sched = make_sched(opt)
     stats, start = StageStats(), 0
     if resume and ckpt_path.is_file():
-        ck = torch.load(ckpt_path, weights_only=False)
+        ck = load_checkpoint(ckpt_path)
         missing = set(params) ^ set(ck["params"])
         if missing:
             raise RuntimeError(f"checkpoint {ckpt_path} does not fit this run (parameters {sorted(missing)[:3]})")
@@ -136,6 +136,27 @@ def run_stage(name: str, model: SkipLlama, stream: TokenStream, step_fn: Callabl
 def hash_stage(name: str) -> int:
     """A stable (not Python-hash-randomised) integer per stage name for the batch RNG."""
     return sum((i + 1) * ord(c) for i, c in enumerate(name))
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint in runs/<name>/ that this toolkit cannot have written (e.g. a pickle carrying code)."""
+
+
+def load_checkpoint(path: Path) -> dict:
+    """torch.load restricted to tensors and plain containers (weights_only=True): a planted runs/<name>/*.ckpt or
+    stage1_routers.pt could otherwise run arbitrary code on --resume. Everything save_checkpoint and train.py write
+    (state dicts, optimizer/scheduler state, RNG byte tensor, stats of numbers and lists) passes this check."""
+    import pickle
+
+    try:
+        return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as e:
+        # torch's message advises weights_only=False, the very thing to avoid here; keep only its reason line(s).
+        detail = " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith(
+            ("Weights only load failed", "Check the documentation")))
+        raise CheckpointError(f"refusing to load checkpoint {path}: it holds objects other than tensors and plain "
+                              f"data, which this toolkit never writes (it may carry code). Delete {path.parent} "
+                              f"and train again without --resume. ({detail or type(e).__name__})") from e
 
 
 def save_checkpoint(path: Path, params, opt, sched, step: int, stats: StageStats) -> None:
