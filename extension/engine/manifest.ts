@@ -3,6 +3,7 @@
 // Error naming the file, the field and how to rebuild; unknown extra keys are ignored (additive fields keep v1).
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
+import { type FileIntegrity, integrityProblem, isFileIntegrity } from './integrity';
 
 export const FORMAT = 'skipgpt-onnx';
 export const FORMAT_VERSION = 1;
@@ -22,12 +23,15 @@ export interface SpecialTokens {
 }
 export interface Manifest {
   format: string; format_version: number; name: string; dims: Dims; special_tokens: SpecialTokens;
-  files: { model: string; weights: string; tokenizer: string; parity: string };
+  /** model_gpu (optional): the graph for GPU providers (skip mode "if", same weights file; docs/MANIFEST.md). */
+  files: { model: string; weights: string; tokenizer: string; parity: string; model_gpu?: string | null };
   io: IONames;
   router: { modules: string[]; threshold_default: number; probs_layout: string; rule: string };
   quantization: { method: string; bits: number | null; block_size: number | null; weights: string[] };
   dtype: string;
   provenance: Record<string, unknown>;
+  /** Optional (older exporters wrote none): size and hashes of the folder's files, keyed by file name. */
+  integrity?: Record<string, FileIntegrity> | null;
 }
 
 /** A parsed manifest plus absolute paths of the files it names (checked to exist). */
@@ -35,6 +39,8 @@ export interface ModelFolder {
   dir: string;
   manifest: Manifest;
   modelPath: string;
+  /** The GPU graph, when the folder has one (older folders: CPU only). */
+  gpuModelPath?: string;
   tokenizerPath: string;
   weightsPath: string;
   parityPath: string;
@@ -86,6 +92,11 @@ export function parseManifest(data: unknown, file = 'manifest.json'): Manifest {
       if (!checkValue(obj[key], kind)) fail(`field "${where}" should be ${kind}, got ${JSON.stringify(obj[key])}`);
     }
   }
+  const integrity = root.integrity ?? {};
+  if (!checkValue(integrity, 'obj')) fail(`field "integrity" should be obj, got ${JSON.stringify(integrity)}`);
+  for (const [name, entry] of Object.entries(integrity as object)) {
+    if (!isFileIntegrity(entry)) fail(`integrity[${JSON.stringify(name)}] should be {size, sha256, sample_sha256} (hex)`);
+  }
   const m = root as unknown as Manifest;
   const d = m.dims;
   if (d.heads % d.kv_heads !== 0 || d.layers < 1 || d.vocab < 1 || d.head_dim < 1) {
@@ -107,11 +118,11 @@ export function jsonProblem(e: unknown): string {
 }
 
 /**
- * `<dir>/<name>` for manifest field files.<field>, refused unless it stays inside the model folder once symlinks are
+ * `<dir>/<name>` for the manifest's `field`, refused unless it stays inside the model folder once symlinks are
  * resolved: a manifest must never make the engine read /etc/passwd or load another folder's model.
  */
 function inside(dir: string, realDir: string, name: string, field: string, file: string): string {
-  const what = `${file}: files.${field} ${JSON.stringify(name)}`;
+  const what = `${file}: ${field} ${JSON.stringify(name)}`;
   if (isAbsolute(name) || win32.isAbsolute(name)) throw new Error(`${what} is an absolute path, not a file of the model folder; ${REBUILD}`);
   const p = join(dir, name);
   const rel = relative(realDir, existsSync(p) ? realpathSync(p) : resolve(realDir, name));
@@ -134,15 +145,28 @@ export function readModelFolder(dir: string): ModelFolder {
   }
   const manifest = parseManifest(data, file);
   const realDir = realpathSync(dir);
+  // Every file the manifest names, also under fields this reader does not use (an exporter's optional extra files).
+  const paths: Record<string, string> = {};
+  for (const [field, name] of Object.entries(manifest.files)) {
+    if (typeof name === 'string') paths[field] = inside(dir, realDir, name, `files.${field}`, file);
+  }
   const need = (field: keyof Manifest['files']): string => {
-    const p = inside(dir, realDir, manifest.files[field], field, file);
+    const p = paths[field];
     if (!existsSync(p)) throw new Error(`${p} (manifest files.${field}) is missing; ${REBUILD}`);
     if (!statSync(p).isFile() || statSync(p).size === 0) throw new Error(`${p} (manifest files.${field}) is empty or not a file; ${REBUILD}`);
     return p;
   };
   const modelPath = need('model'), weightsPath = need('weights'), tokenizerPath = need('tokenizer');
-  const parityPath = inside(dir, realDir, manifest.files.parity, 'parity', file);  // only tests read it: may be absent
-  return { dir, manifest, modelPath, tokenizerPath, weightsPath, parityPath };
+  const gpuModelPath = typeof manifest.files.model_gpu === 'string' ? need('model_gpu') : undefined;
+  // Sizes and sampled hashes, checked before onnxruntime or the tokenizer reads a byte of the files.
+  for (const [name, want] of Object.entries(manifest.integrity ?? {})) {
+    const p = inside(dir, realDir, name, 'integrity key', file);
+    if (!existsSync(p)) continue;  // parity.json need not ship; a missing file the engine needs was refused above
+    const problem = integrityProblem(p, want);
+    if (problem) throw new Error(`${problem}: ${REBUILD}`);
+  }
+  const parityPath = paths.parity;  // only tests read it: it may be absent
+  return { dir, manifest, modelPath, gpuModelPath, tokenizerPath, weightsPath, parityPath };
 }
 
 /** Expand a `{layer}` name template. */
