@@ -3,8 +3,11 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { KvCache } from './kvcache';
 import { layerName, type Manifest, readModelFolder } from './manifest';
-import type { EpSetting, EpSkip } from './protocol';
-import { createSession, ort } from './session';
+import { join } from 'node:path';
+import { probe } from './probe';
+import type { EpSetting, EpSkip, ProbeReport } from './protocol';
+import { chooseAuto } from './providers';
+import { autoCandidates, createSession, ort } from './session';
 import { TextTokenizer } from './tokenizer';
 
 export interface StepResult {
@@ -16,7 +19,11 @@ export interface StepResult {
   ms: number;
 }
 
-export interface RunnerOptions { executionProvider?: EpSetting; threads?: number }
+export interface RunnerOptions {
+  executionProvider?: EpSetting; threads?: number;
+  /** `auto` (providers.ts): probe cache folder, probe budget, and where its progress is logged. */
+  probeCacheDir?: string; probeBudgetMs?: number; log?: (message: string) => void;
+}
 
 export class ModelRunner {
   readonly cache: KvCache;
@@ -32,7 +39,7 @@ export class ModelRunner {
     readonly executionProvider: string,
     readonly passedOver: EpSkip[],
     readonly threads: number,
-    readonly loadMs: number,
+    public loadMs: number,
   ) {
     const d = manifest.dims;
     this.cache = new KvCache(d.layers, d.kv_heads, d.head_dim);
@@ -43,16 +50,73 @@ export class ModelRunner {
     this.fetches = [io.logits, io.router_probs, io.new_key, io.new_value];
   }
 
-  /** Read the folder strictly, create the tokenizer and the session, check the graph has the manifest's I/O. */
+  /** Why this provider (the setting, or auto's verdict) and, for `auto`, every candidate's probe. */
+  providerReason = '';
+  probes: ProbeReport[] = [];
+
+  /**
+   * Load a model folder. An explicit provider other than cpu falls back to CPU (recorded in passedOver) when it
+   * cannot load, so a missing GPU never leaves the user without completions; `auto` measures (providers.ts).
+   */
   static async load(dir: string, opts: RunnerOptions = {}): Promise<ModelRunner> {
+    const setting = opts.executionProvider ?? 'auto', threads = opts.threads ?? 0;
+    if (setting === 'cpu') return ModelRunner.loadOn(dir, 'cpu', threads, [], 'set to cpu');
+    if (setting !== 'auto') {
+      try {
+        return await ModelRunner.loadOn(dir, setting, threads, [], `set to ${setting}`);
+      } catch (e) {
+        const reason = (e as Error).message;
+        return ModelRunner.loadOn(dir, 'cpu', threads, [{ ep: setting, reason }], `${setting} did not load: ${reason}`);
+      }
+    }
+    const { tryList, notHere } = autoCandidates();
+    const cpu = await ModelRunner.loadOn(dir, 'cpu', threads, notHere, '');
+    const folder = readModelFolder(dir);
+    const gpus = tryList.filter((ep) => ep !== 'cpu');
+    if (!folder.gpuModelPath || gpus.length === 0) {
+      const noGraph = gpus.map((ep) => ({ ep, reason: 'the model folder has no GPU graph (model.gpu.onnx): rebuild it' }));
+      cpu.passedOver.push(...(folder.gpuModelPath ? [] : noGraph));
+      cpu.providerReason = gpus.length === 0 ? 'auto: no GPU provider on this platform' : 'auto: no GPU graph in the model folder';
+      return cpu;
+    }
+    const started = performance.now();
+    const cpuProbe = await probe(cpu, cpu.loadMs);
+    const { ep, reports } = await chooseAuto({
+      dir, files: [join(dir, 'manifest.json'), folder.modelPath, folder.gpuModelPath], threads, cpu: cpuProbe,
+      candidates: gpus, cacheDir: opts.probeCacheDir, budgetMs: opts.probeBudgetMs, log: opts.log,
+    });
+    const passed = reports.filter((r) => !r.ok).map((r) => ({ ep: r.ep, reason: r.reason }));
+    const chosen = reports.find((r) => r.ep === ep)!;
+    let runner = cpu;
+    if (ep !== 'cpu') {
+      try {
+        runner = await ModelRunner.loadOn(dir, ep, threads, notHere, '');
+        await cpu.dispose();
+      } catch (e) {
+        passed.push({ ep, reason: `probe passed but the session did not load: ${(e as Error).message}` });
+      }
+    }
+    runner.passedOver.push(...passed);
+    runner.probes = reports;
+    runner.providerReason = runner === cpu
+      ? `auto: CPU (${cpuProbe.stepMs.toFixed(1)} ms per decode step); no GPU candidate was faster and equal`
+      : `auto: ${ep}: ${chosen.reason}`;
+    runner.loadMs += performance.now() - started;
+    return runner;
+  }
+
+  /** Load on exactly `ep` (no fallback): the CPU graph for cpu, the GPU graph (model.gpu.onnx) for the others. */
+  static async loadOn(dir: string, ep: string, threads = 0, passedOver: EpSkip[] = [], reason = ''): Promise<ModelRunner> {
     const started = performance.now();
     const folder = readModelFolder(dir);
     const m = folder.manifest;
+    const graph = ep === 'cpu' ? folder.modelPath : folder.gpuModelPath;
+    if (!graph) throw new Error('the model folder has no GPU graph (model.gpu.onnx; CPU only): rebuild it with the current toolkit');
     const tokenizer = TextTokenizer.fromFile(folder.tokenizerPath, { addSpecialTokens: false });
-    const created = await createSession(folder.modelPath, opts.executionProvider ?? 'auto', opts.threads ?? 0);
-    const runner = new ModelRunner(dir, m, tokenizer, created.session, created.executionProvider, created.passedOver,
-      created.threads, performance.now() - started);
-    runner.checkGraphIo(folder.modelPath);
+    const session = await createSession(graph, ep, threads);
+    const runner = new ModelRunner(dir, m, tokenizer, session, ep, [...passedOver], threads, performance.now() - started);
+    runner.providerReason = reason;
+    runner.checkGraphIo(graph);
     return runner;
   }
 

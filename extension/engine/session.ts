@@ -1,10 +1,10 @@
-// onnxruntime session creation with execution-provider fallback. Providers do not fall back by themselves
-// (['cuda','cpu'] throws when CUDA is missing), so each candidate is tried alone and its failure recorded.
+// onnxruntime session creation on one execution provider (the choice and fallbacks are ModelRunner.load and
+// providers.ts), and the list of providers `auto` considers on each platform.
 // Telemetry is disabled before onnxruntime-node is first required, and its log level set before the first session.
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
-import type { EpSetting, EpSkip } from './protocol';
+import type { EpSkip } from './protocol';
 
 process.env.ORT_DISABLE_TELEMETRY = '1';
 type Ort = typeof import('onnxruntime-node');
@@ -44,39 +44,21 @@ export function autoCandidates(platform = process.platform): { tryList: string[]
   return { tryList, notHere };
 }
 
-export interface CreatedSession {
-  session: InferenceSession;
-  executionProvider: string;
-  passedOver: EpSkip[];
-  threads: number;
-}
-
 /**
- * Create a session for `modelPath`. An explicit provider other than cpu still falls back to CPU (recorded in
- * passedOver) so a missing GPU never leaves the user without completions; only a CPU failure throws.
+ * Create a session for `modelPath` on exactly `ep` (providers do not fall back by themselves; the caller decides:
+ * ModelRunner.load). The error names the provider and, for the CPU, how to rebuild a damaged folder.
  */
-export async function createSession(modelPath: string, setting: EpSetting = 'auto', threads = 0): Promise<CreatedSession> {
-  const o = ort();
-  let candidates: string[];
-  let passedOver: EpSkip[] = [];
-  if (setting === 'auto') ({ tryList: candidates, notHere: passedOver } = autoCandidates());
-  else candidates = setting === 'cpu' ? ['cpu'] : [setting, 'cpu'];
+export async function createSession(modelPath: string, ep: string, threads = 0): Promise<InferenceSession> {
   const options: InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', logSeverityLevel: 3 };
   if (threads > 0) { options.intraOpNumThreads = threads; options.interOpNumThreads = 1; }
-  for (const ep of candidates) {
-    try {
-      const session = await o.InferenceSession.create(modelPath, { ...options, executionProviders: [ep] });
-      return { session, executionProvider: ep, passedOver, threads };
-    } catch (e) {
-      const reason = firstLine((e as Error).message);
-      if (ep === 'cpu') {
-        throw new Error(`cannot load ${modelPath}: ${reason}. The file may be damaged or from an incompatible ` +
-          'export: rebuild it (`npm run model` / `python -m skipgpt build`).');
-      }
-      passedOver = [...passedOver, { ep, reason }];
-    }
+  try {
+    return await ort().InferenceSession.create(modelPath, { ...options, executionProviders: [ep] });
+  } catch (e) {
+    const reason = firstLine((e as Error).message);
+    if (ep !== 'cpu') throw new Error(reason);
+    throw new Error(`cannot load ${modelPath}: ${reason}. The file may be damaged or from an incompatible ` +
+      'export: rebuild it (`npm run model` / `python -m skipgpt build`).');
   }
-  throw new Error('unreachable: cpu is always the last candidate');
 }
 
 /** A short reason from an onnxruntime error: its first line, without the C++ source location and assertion. */

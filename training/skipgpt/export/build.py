@@ -4,6 +4,7 @@ error never leaves a half-written model folder. `export_folder` is the step shar
 """
 from __future__ import annotations
 
+import copy
 import datetime
 import json
 import shutil
@@ -14,7 +15,7 @@ from pathlib import Path
 from ..model import SkipLlama
 from .deltas import BuildError, apply_deltas, check_base_match, read_delta_config
 from .graph_model import build_graph, save_model
-from .manifest import Manifest, Provenance, Quantization, SpecialTokens
+from .manifest import Files, Manifest, Provenance, Quantization, SpecialTokens
 from .parity import check_parity, write_parity
 from .weights import extract_weights
 
@@ -53,8 +54,9 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
                   thresholds: list[float], greedy_steps: int, tokenizer_cases: list[dict], provenance: Provenance,
                   special: SpecialTokens | None = None, skip_mode: str = "gather", quant: str | None = None,
                   gguf_path: Path | None = None, align: int = 65536, logits_vocab: int = 16, log=print,
-                  verify: bool = True) -> Path:
-    """Export one SkipLlama into the empty folder `out` and check the ONNX model against the parity file."""
+                  verify: bool = True, gpu_graph: bool = True) -> Path:
+    """Export one SkipLlama into the empty folder `out` and check the ONNX model against the parity file.
+    gpu_graph: also write model.gpu.onnx (skip mode "if", same weights file) for GPU providers (gpu_graph.py)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
     t0 = time.time()
@@ -62,27 +64,42 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
     weights = extract_weights(skip)
     log(f"graph: {weights.dims.layers} layers, hidden {weights.dims.hidden}, vocab {weights.dims.vocab}, "
         f"skip mode {skip_mode}")
-    quantization = Quantization()
     if quant == "gguf":
         from .gguf_blocks import requantize_from_gguf
-        from .quantize import embedding_from_head
 
         if gguf_path is None:
             raise BuildError("--quant gguf re-encodes the blocks of a GGUF base; this base is not a .gguf file")
-        weights, quantization = requantize_from_gguf(weights, gguf_path, log=log)
-        model = build_graph(weights, skip_mode)
-        if weights.lm_head is None and weights.head_quant is not None and \
-                embedding_from_head(model, weights.head_quant.bits, log=log):
-            quantization.weights.append(f"embedding:{weights.head_quant.kind}")
-    else:
-        model = build_graph(weights, skip_mode, head_matmul=bool(quant))
-        if quant:
-            from .quantize import quantize_model
-            model, quantization = quantize_model(model, weights, quant, log=log)
+        weights, gguf_quant = requantize_from_gguf(weights, gguf_path, log=log)
+
+    def make_graph(mode: str, log=log):
+        """The graph in skip mode `mode`, quantized as asked (deterministic: both modes get the same tensors)."""
+        quantization = Quantization()
+        if quant == "gguf":
+            from .quantize import embedding_from_head
+
+            model, quantization = build_graph(weights, mode), copy.deepcopy(gguf_quant)
+            if weights.lm_head is None and weights.head_quant is not None and \
+                    embedding_from_head(model, weights.head_quant.bits, log=log):
+                quantization.weights.append(f"embedding:{weights.head_quant.kind}")
+        else:
+            model = build_graph(weights, mode, head_matmul=bool(quant))
+            if quant:
+                from .quantize import quantize_model
+                model, quantization = quantize_model(model, weights, quant, log=log)
+        return model, quantization
+
+    model, quantization = make_graph(skip_mode)
     save_model(model, out, align=align)
     del model
     log(f"onnx: wrote model.onnx + model.onnx.data ({(out / 'model.onnx.data').stat().st_size / 2**20:.1f} MiB) "
         f"in {time.time() - t0:.1f}s")
+    files = Files()
+    if gpu_graph and skip_mode != "if":
+        from .gpu_graph import GPU_MODEL, save_sharing
+
+        save_sharing(make_graph("if", log=lambda *_: None)[0], out)
+        files = Files(model_gpu=GPU_MODEL)
+        log(f"onnx: wrote {GPU_MODEL} (skip mode if, shares model.onnx.data) for GPU providers")
     shutil.copyfile(tokenizer_json, out / "tokenizer.json")
     special = special or special_tokens_from(out / "tokenizer.json", "<|im_start|>", "<|im_end|>", "<|im_end|>")
     if not provenance.exported_at:
@@ -92,7 +109,7 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
 
         provenance.toolkit_version = getattr(skipgpt, "__version__", "0.1.0")
     man = Manifest(name=name, dims=weights.dims, special_tokens=special, provenance=provenance,
-                   quantization=quantization, skip_mode=skip_mode)
+                   quantization=quantization, skip_mode=skip_mode, files=files)
     man.write(out)
     t1 = time.time()
     # The ONNX model proposes greedy continuations (fast, cached); PyTorch verifies each in one forward and

@@ -26,6 +26,9 @@ class Files:
     weights: str = "model.onnx.data"
     tokenizer: str = "tokenizer.json"
     parity: str = "parity.json"
+    # Graph for GPU providers (skip mode "if": no kernel sees 0 rows; export/gpu_graph.py). Optional: folders
+    # without it run on the CPU provider only.
+    model_gpu: str | None = None
 
 
 @dataclass
