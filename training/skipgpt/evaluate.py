@@ -196,7 +196,7 @@ def evaluate_rows(base, windows: torch.Tensor, base_sha: dict, *, deltas_dir: Pa
     """Evaluate each row, or reuse a row of an earlier eval.json (`previous`, by name) whose fingerprint matches,
     so rows can be computed as their deltas appear instead of all at once on a busy 2-core machine."""
     from peft import PeftModel
-    from safetensors.torch import load_file
+    from .export.deltas import load_safetensors
 
     params, qo = sublayer_params(base), qo_params(base)
     L = base.config.num_hidden_layers
@@ -231,7 +231,7 @@ def evaluate_rows(base, windows: torch.Tensor, base_sha: dict, *, deltas_dir: Pa
         model = SkipLlama(llama).eval()
         fwd: dict = {"mode": "dense"}
         if row.kind == "routed":
-            model.load_router_state_dict(load_file(str(folder / "routers.safetensors")))
+            model.load_router_state_dict(load_safetensors(folder / "routers.safetensors"))
             fwd = {"mode": "hard", "threshold": threshold}
         elif row.kind == "static":
             fwd = {"mode": "static", "static_mask": mask}

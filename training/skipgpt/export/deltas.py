@@ -25,6 +25,23 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
+def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """safetensors.torch.load_file, but a file that is not safetensors (e.g. a torch.save pickle renamed
+    routers.safetensors) gets an error naming the file instead of a bare "header too large"."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as e:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        # torch.save writes a zip (PK..) around a pickle; older torch and plain pickle start with protocol 0x80.
+        what = " (it looks like a PyTorch/pickle file)" if head[:2] == b"PK" or head[:1] == b"\x80" else ""
+        raise BuildError(f"{path} is not a safetensors file{what}: {e}. Deltas must be written by "
+                         "`python -m skipgpt train`; pickles are never loaded because they can run code") from e
+
+
 def read_delta_config(folder: Path) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
@@ -42,6 +59,8 @@ def read_delta_config(folder: Path) -> dict:
                          "'skipgpt-deltas' version 1; retrain with this toolkit")
     if not (folder / "routers.safetensors").is_file() and not (folder / "lora").is_dir():
         raise BuildError(f"{folder} has neither routers.safetensors nor lora/: nothing to apply")
+    if (folder / "routers.safetensors").is_file():
+        load_safetensors(folder / "routers.safetensors")  # a few hundred KB: fail fast, before the base load
     return cfg
 
 
@@ -90,8 +109,6 @@ def _set_static_routers(skip: SkipLlama, mask_path: Path) -> None:
 
 def apply_deltas(skip: SkipLlama, folder: Path, log=print) -> list[Delta]:
     """Load routers and merge LoRA into skip.base in place; returns provenance entries (file name + sha256)."""
-    from safetensors.torch import load_file
-
     folder = Path(folder)
     cfg = read_delta_config(folder)
     training = cfg.get("training") or {}
@@ -104,7 +121,7 @@ def apply_deltas(skip: SkipLlama, folder: Path, log=print) -> list[Delta]:
         used.append(Delta(f"static-mask:{mask_path.name}", sha256_of(mask_path)))
         log(f"routers: static mask {mask_path} (same sublayers skipped for every token at threshold 0 < t <= 1)")
     elif routers.is_file():
-        sd = load_file(str(routers))
+        sd = load_safetensors(routers)
         try:
             skip.load_router_state_dict(sd)
         except ValueError as e:
