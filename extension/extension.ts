@@ -35,7 +35,7 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   let settings = readSettings();
   const getSettings = () => settings;
 
-  const host = new EngineHost(context.extensionPath, log, getSettings);
+  const host = new EngineHost(context.extensionPath, log, getSettings, context.globalStorageUri.fsPath);
   current = host;
   context.subscriptions.push(host);
   const pipeline = new CompletionPipeline({

@@ -25,7 +25,7 @@ export const DEFAULT_LANGUAGES = ['python', 'javascript', 'typescript', 'javascr
 
 export const DEFAULTS: SkipgptSettings = {
   modelFolder: '',
-  executionProvider: 'cpu',
+  executionProvider: 'auto',
   threads: 0,
   threshold: 0.5,
   denseMode: false,

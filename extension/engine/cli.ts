@@ -71,7 +71,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return v.help ? 0 : 2;
   }
-  const runner = await ModelRunner.load(v.model, { executionProvider: v.ep as EpSetting, threads: num('threads', v.threads) });
+  const runner = await ModelRunner.load(v.model, { executionProvider: v.ep as EpSetting, threads: num('threads', v.threads),
+    log: (m) => console.error(m) });
   try {
     const gen = new Generator(runner);
     const req: CompleteRequest = {
@@ -80,8 +81,8 @@ async function main(argv: string[]): Promise<number> {
       temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), seed: num('seed', v.seed),
       stop: v.stop, draftTokens: num('draft', v.draft),
     };
-    console.error(`model ${runner.manifest.name} on ${runner.executionProvider} (threads ${runner.threads || 'default'}); ` +
-      `passed over: ${runner.passedOver.map((p) => `${p.ep} (${p.reason})`).join('; ') || 'none'}`);
+    console.error(`model ${runner.manifest.name} on ${runner.executionProvider} (threads ${runner.threads || 'default'}; ` +
+      `${runner.providerReason}); passed over: ${runner.passedOver.map((p) => `${p.ep} (${p.reason})`).join('; ') || 'none'}`);
     if (cmd === 'generate') {
       const r = await gen.complete(req);
       console.log(r.text);

@@ -20,6 +20,8 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
   modelDir?: string;
   modelName?: string;
   executionProvider?: string;
+  /** Why that provider (the setting, or `auto`'s measured verdict): the status bar tooltip shows it. */
+  providerReason?: string;
   shape?: ModelShape;
   specialTokens: string[] = [];
   last?: LastRun;
@@ -37,8 +39,9 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
   private readonly traced = new vscode.EventEmitter<TraceRecord>();
   readonly onDidTrace = this.traced.event;
 
+  /** storageDir: the extension's global storage, where `auto` caches its provider probes per model and machine. */
   constructor(private readonly extensionPath: string, private readonly log: vscode.LogOutputChannel,
-    private readonly settings: () => SkipgptSettings) {}
+    private readonly settings: () => SkipgptSettings, private readonly storageDir?: string) {}
 
   /** Loads the model unless it is loaded or loading; resolves true when ready. */
   ensureLoaded(interactive = false): Promise<boolean> {
@@ -88,16 +91,19 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
         this.client ??= this.newClient();
         if (!this.client.isRunning) await this.client.restart();
         const t0 = Date.now();
-        const info = await this.client.load(dir, { executionProvider: s.executionProvider, threads: s.threads || undefined });
+        const info = await this.client.load(dir, { executionProvider: s.executionProvider, threads: s.threads || undefined,
+          probeCacheDir: this.storageDir });
         const m = folder.manifest;
         this.modelDir = dir;
         this.modelName = m.name;
         this.executionProvider = info.executionProvider;
+        this.providerReason = info.providerReason;
         this.shape = { layers: m.dims.layers, hidden: m.dims.hidden, intermediate: m.dims.intermediate, heads: m.dims.heads,
           kvHeads: m.dims.kv_heads, headDim: m.dims.head_dim, vocab: m.dims.vocab, name: m.name };
         const st = m.special_tokens;
         this.specialTokens = [...Object.keys(st.code), ...(st.fim ? Object.keys(st.fim) : []), st.eos, ...(st.bos ? [st.bos] : [])];
         for (const p of info.passedOver) this.log.info(`execution provider ${p.ep} passed over: ${p.reason}`);
+        this.log.info(`execution provider ${info.executionProvider}: ${info.providerReason}`);
         this.log.info(`loaded ${m.name} from ${dir} (${choice.source} setting) on ${info.executionProvider}, `
           + `${info.layers} layers, ${info.threads} threads, ${Date.now() - t0} ms`);
       });

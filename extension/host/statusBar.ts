@@ -20,7 +20,8 @@ export class SkipgptStatusBar implements vscode.Disposable {
   update(): void {
     const s = this.settings();
     const v = statusView({ state: this.host.state, model: this.host.modelName, error: this.host.error, last: this.host.last,
-      inlineEnabled: s.inlineEnabled, threshold: effectiveThreshold(s), ep: this.host.executionProvider });
+      inlineEnabled: s.inlineEnabled, threshold: effectiveThreshold(s), ep: this.host.executionProvider,
+      epReason: this.host.providerReason });
     this.item.text = v.text;
     this.item.tooltip = v.tooltip;
     this.item.backgroundColor = v.error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;

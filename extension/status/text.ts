@@ -10,11 +10,11 @@ export interface StatusView { text: string; tooltip: string; error: boolean }
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 export function statusView(o: { state: EngineState; model?: string; error?: string; last?: LastRun; inlineEnabled: boolean;
-  threshold: number; ep?: string }): StatusView {
+  threshold: number; ep?: string; epReason?: string }): StatusView {
   const off = o.inlineEnabled ? '' : ' (off)';
   const mode = o.threshold === 0 ? 'dense' : `threshold ${o.threshold}`;
   const lines = [`SkipGPT${o.model ? `: ${o.model}` : ''}`, `Routing: ${mode}`];
-  if (o.ep) lines.push(`Execution provider: ${o.ep}`);
+  if (o.ep) lines.push(`Execution provider: ${o.ep}${o.epReason ? ` (${o.epReason})` : ''}`);
   if (!o.inlineEnabled) lines.push('Inline completions are off (SkipGPT: Toggle Inline Completions)');
   if (o.last) {
     lines.push(`Last completion: ${Math.round(o.last.latencyMs)} ms, ${o.last.tokens} tokens, `

@@ -142,5 +142,8 @@ async function webviewAction(page, view, action, arg) {
   if (summary) console.log(summary); else console.log(`0 passed, 1 failed (suite did not report: ${code})`);
   await ctx.close();
   fs.rmSync(profile, { recursive: true, force: true });
-  process.exit(code === 0 ? 0 : 1);
+  // Green only when the suite itself reported and nothing failed: a host that died (a native crash takes the whole
+  // extension host) never reports, and must fail the step whatever exit code the workbench gave.
+  const failed = summary ? Number(summary.match(/(\d+) failed/)[1]) : 1;
+  process.exit(code === 0 && summary && failed === 0 ? 0 : 1);
 })().catch((e) => { console.error('driver failed:', e); process.exit(2); });

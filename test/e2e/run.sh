@@ -27,7 +27,7 @@ cat > "$STATE/user-data/User/settings.json" <<JSON
   "extensions.autoUpdate": false, "editor.inlineSuggest.enabled": true, "workbench.tips.enabled": false,
   "git.enabled": false, "git.openRepositoryInParentFolders": "never",
   "editor.quickSuggestions": { "other": false, "comments": false, "strings": false }, "editor.suggestOnTriggerCharacters": false,
-  "skipgpt.modelFolder": "$ROOT/test/fixtures/tiny", "skipgpt.debounceMs": 30, "skipgpt.executionProvider": "cpu" }
+  "skipgpt.modelFolder": "$ROOT/test/fixtures/tiny", "skipgpt.debounceMs": 30 }
 JSON
 export ORT_DISABLE_TELEMETRY=1 SKIPGPT_E2E_ARTIFACTS="$ROOT/test-artifacts" SKIPGPT_E2E_ROOT="$ROOT"
 export SKIPGPT_E2E_GREP="${SKIPGPT_E2E_GREP:-}"

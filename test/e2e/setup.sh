@@ -1,15 +1,26 @@
 #!/bin/bash
-# Installs the offline real-VS-Code test harness into .vscode-e2e/ (gitignored): Debian chromium, libkrb5-dev and
-# ripgrep, then code-server@4.100.3 (its VS Code 1.100.3 server runs on Node 20) and playwright-core.
+# Installs the offline real-VS-Code test harness into .vscode-e2e/ (gitignored): Debian chromium, libkrb5-dev,
+# ripgrep, strace and a software Vulkan device (tests only), then code-server@4.100.3 (its VS Code 1.100.3 server
+# runs on Node 20) and playwright-core.
 # Offline fixes for code-server's postinstall: @vscode/ripgrep's download cache is pre-seeded with Debian's rg,
 # kerberos builds from source (libkrb5-dev), node-pty runs `npx node-gyp` (npm_config_yes) as root (unsafe_perm).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 E2E_DIR="${E2E_DIR:-$PWD/.vscode-e2e}"
 T0=$(date +%s)
-if ! command -v chromium >/dev/null || ! command -v rg >/dev/null || ! [ -e /usr/include/gssapi/gssapi.h ]; then
+if ! command -v chromium >/dev/null || ! command -v rg >/dev/null || ! [ -e /usr/include/gssapi/gssapi.h ] || ! command -v strace >/dev/null; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libkrb5-dev ripgrep >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libkrb5-dev ripgrep strace >/dev/null
+fi
+# A GPU to test against, for TESTS ONLY: Mesa's software Vulkan device (lavapipe) gives onnxruntime-node's WebGPU
+# provider a real adapter on every machine, so the GPU graph and `auto` are exercised in CI. Dawn refuses
+# bookworm's Mesa 22.3 ("shaderUniform*ArrayDynamicIndexing required"); bookworm-backports has 25.x. Users' GPUs
+# need none of this.
+if [ "$(id -u)" = 0 ] && ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+  . /etc/os-release
+  echo "deb http://deb.debian.org/debian ${VERSION_CODENAME}-backports main" > /etc/apt/sources.list.d/skipgpt-backports.list
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t "${VERSION_CODENAME}-backports" mesa-vulkan-drivers >/dev/null
 fi
 echo "setup: apt done after $(( $(date +%s) - T0 ))s"
 if [ -x "$E2E_DIR/node_modules/code-server/lib/vscode/out/server-main.js" ] || [ -f "$E2E_DIR/node_modules/code-server/lib/vscode/out/server-main.js" ]; then
