@@ -8,11 +8,11 @@ import copy
 import datetime
 import json
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from ..model import SkipLlama
+from .build_temp import make_build_temp
 from .deltas import BuildError, apply_deltas, check_base_match, read_delta_config
 from .graph_model import build_graph, save_model
 from .manifest import Files, Manifest, Provenance, Quantization, SpecialTokens
@@ -155,7 +155,7 @@ def build(base: str, deltas: Path | None, out: Path, *, quant: str | None = None
     sha = next(iter(info_d.get("sha256", {}).values()), None)
     prov = Provenance(base_name=info.name, base_sha256=sha, deltas=used, toolkit_version="", exported_at="")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_root = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp_root = make_build_temp(out, log=log)  # also removes temp folders of builds that were killed
     try:
         tok_json = save_tokenizer_json(tok, tmp_root / "tokenizer.json")
         enc = lambda t: tok(t, add_special_tokens=False)["input_ids"]  # noqa: E731
