@@ -8,6 +8,7 @@ import type { ModelRunner, StepResult } from './runner';
 import { findDraft } from './lookup';
 import { sample, seededRandom } from './sampling';
 import { StopFilter } from './stops';
+import { validateRequest } from './validate';
 
 /**
  * Tokens per prefill step. Each step's attention scores are [heads, chunk, cache + chunk] floats, so the chunk sets
@@ -54,8 +55,7 @@ export class Generator {
   /** Prompt ids: `prompt`, or `prefix` (FIM prefix-suffix-middle when the vocabulary has FIM tokens). */
   promptIds(req: CompleteRequest): number[] {
     const tok = this.runner.tokenizer, st = this.runner.manifest.special_tokens;
-    const given = [req.prompt, req.prefix, req.ids].filter((x) => x !== undefined).length;
-    if (given > 1) throw new Error('give one of prompt, prefix or ids');
+    validateRequest(req, this.runner.manifest.dims);
     if (req.ids) return req.ids.length > 0 ? [...req.ids] : [st.bos_id ?? st.eos_id];
     const fim = st.fim ? fimIds(st.fim) : undefined;
     let ids: number[];
@@ -78,11 +78,9 @@ export class Generator {
   async complete(req: CompleteRequest, hooks: GenerateHooks = {}): Promise<CompleteResult> {
     const started = performance.now();
     const m = this.runner.manifest;
+    validateRequest(req, m.dims);
     const maxTokens = req.maxTokens ?? 32;
     const threshold = req.threshold ?? m.router.threshold_default;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new Error(`maxTokens must be a positive integer, got ${maxTokens}`);
-    if (typeof threshold !== 'number' || !(threshold >= 0)) throw new Error(`threshold must be a number >= 0, got ${threshold}`);
-    if (maxTokens >= m.dims.max_positions) throw new Error(`maxTokens must be below the model's ${m.dims.max_positions} positions`);
     let ids = this.promptIds(req);
     // Keep the end of a prompt that would not leave room for the completion (the cursor end matters most).
     if (ids.length + maxTokens > m.dims.max_positions) ids = ids.slice(ids.length - (m.dims.max_positions - maxTokens));
