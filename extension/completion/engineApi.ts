@@ -27,6 +27,9 @@ export interface CompleteRequest {
   reusePrefix?: boolean;
   /** Prompt-lookup speculative decoding: tokens drafted from the context and verified per step (0 = off). */
   draftTokens?: number;
+  /** Token healing: the engine backs the prompt up over the token the cursor splits (`retu`, trailing indentation)
+   * and returns only the text after the prompt (engine default: true for `prefix`, false for `prompt`). */
+  heal?: boolean;
 }
 
 export interface CompleteOptions {

@@ -1,7 +1,9 @@
 // Multi-line policy for inline suggestions: one line when the cursor is mid-line, otherwise stop at a blank line,
-// at a dedent below the cursor's block, after a closing line that ends the block, at maxLines; and never repeat the
-// text that already follows the cursor. `shouldStop` applies the same rules to a partial stream so generation can be
-// aborted early. vscode-free.
+// at a dedent below the cursor's block, after a closing line that ends the block, at maxLines; never repeat the
+// text that already follows the cursor, a line just written (degenerate loops) or the line above the cursor
+// (degenerate.ts). `shouldStop` applies the same rules to a partial stream so generation can be aborted early.
+// vscode-free.
+import { echoStart, repeatsLine } from './degenerate';
 
 export interface PolicyContext {
   /** Text of the cursor's line before the cursor. */
@@ -11,13 +13,15 @@ export interface PolicyContext {
   /** Lines of the document after the cursor's line (a few are enough). */
   nextLines: readonly string[];
   maxLines: number;
+  /** The line above the cursor's line (undefined on the first line). */
+  lineAbove?: string;
 }
 
 export interface CutResult {
   text: string;
   /** True when a rule cut the text (as opposed to the text simply ending). */
   cut: boolean;
-  reason?: 'single-line' | 'blank-line' | 'dedent' | 'block-end' | 'repeats-suffix' | 'max-lines';
+  reason?: 'single-line' | 'blank-line' | 'dedent' | 'block-end' | 'repeats-suffix' | 'repeated-line' | 'max-lines';
 }
 
 const indentOf = (line: string): number => {
@@ -38,14 +42,25 @@ export function applyPolicy(completion: string, ctx: PolicyContext, completeLine
   const lines = completion.split('\n');
   const midLine = ctx.lineSuffix.trim().length > 0;
   if (midLine) {
-    let first = lines[0];
-    const tail = ctx.lineSuffix.trim();
-    // The model often closes what is already closed after the cursor: `foo(|)` → `a, b)`; drop the repeat.
-    if (first.trimEnd().endsWith(tail)) first = first.trimEnd().slice(0, first.trimEnd().length - tail.length);
+    // The model often closes what is already closed after the cursor: `foo(|)` → `a, b)`; drop the echo (all of it
+    // when the suggestion only closes: `)` before `)`).
+    const first = lines[0];
+    if (completeLinesOnly && lines.length === 1) return { text: completion, cut: false };  // `a, b)` may go on
+    const echo = echoStart(first, ctx.linePrefix, ctx.lineSuffix);
+    // Not trimmed: the space in `data, |items` belongs to the suggestion.
+    if (echo < first.length) return { text: first.slice(0, echo), cut: true, reason: 'repeats-suffix' };
     return finish([first], lines.length > 1, 'single-line');
   }
   const base = indentOf(ctx.linePrefix);
   const nextCode = ctx.nextLines.find((l) => l.trim() !== '');
+  const firstDone = !completeLinesOnly || lines.length > 1;
+  // On an empty line, a first line that is the next code line (a closing `}` already there) or the line above the
+  // cursor again (a loop starting) is no suggestion.
+  const firstLine = ctx.linePrefix + lines[0];
+  if (firstDone && lines[0].trim() !== '' && ctx.linePrefix.trim() === '') {
+    if (nextCode !== undefined && firstLine.trim() === nextCode.trim()) return finish([], true, 'repeats-suffix');
+    if (repeatsLine(firstLine, ctx.lineAbove)) return finish([], true, 'repeated-line');
+  }
   const out: string[] = [lines[0]];
   let wentDeeper = false;
   for (let i = 1; i < lines.length; i++) {
@@ -60,6 +75,8 @@ export function applyPolicy(completion: string, ctx: PolicyContext, completeLine
     if (ind < base) return finish(out, true, 'dedent');
     if (!complete) break;                       // block-end needs the whole line (`}` vs a new statement)
     if (nextCode !== undefined && line.trim() === nextCode.trim()) return finish(out, true, 'repeats-suffix');
+    // The line just written again (`wrapper.__doc__ = wrapper` five times): a loop, cut at its first repeat.
+    if (repeatsLine(line, i === 1 ? firstLine : lines[i - 1])) return finish(out, true, 'repeated-line');
     if (ind === base && wentDeeper) {
       if (CLOSER.test(line)) out.push(line);    // `}` / `end` closes the block the suggestion opened: keep it
       return finish(out, true, 'block-end');
@@ -83,5 +100,6 @@ export function policyContext(prefix: string, suffix: string, maxLines: number):
   const end = suffix.indexOf('\n');
   const lineSuffix = end < 0 ? suffix : suffix.slice(0, end);
   const rest = end < 0 ? [] : suffix.slice(end + 1).split('\n', 8);
-  return { linePrefix: prefix.slice(nl + 1), lineSuffix, nextLines: rest, maxLines };
+  const above = nl < 0 ? undefined : prefix.slice(prefix.lastIndexOf('\n', nl - 1) + 1, nl);
+  return { linePrefix: prefix.slice(nl + 1), lineSuffix, nextLines: rest, maxLines, lineAbove: above };
 }

@@ -111,7 +111,7 @@ export class CompletionPipeline {
     try {
       result = await engine.complete(
         { prompt: prompt.prompt, maxTokens: s.maxTokens, threshold: effectiveThreshold(s), temperature: 0, stop: stopSequences(special),
-          draftTokens: s.draftTokens },
+          draftTokens: s.draftTokens, heal: true },  // the prompt ends at the cursor: heal the token it splits
         {
           signal: engineCtrl.signal,
           record: () => !ctrl.signal.aborted,

@@ -2,9 +2,11 @@
 // cached sequence are prefilled), chunked prefill, greedy / top-p sampling, stop sequences, EOS, max tokens,
 // cancellation between tokens, prompt-lookup speculative decoding (greedy), and a routing trace for every prompt
 // and generated token.
+import { join } from 'node:path';
 import { Detokenizer } from './tokenizer';
 import type { CompleteRequest, CompleteResult, FinishReason, RoutingTrace, TokenTrace } from './protocol';
 import type { ModelRunner, StepResult } from './runner';
+import { addedTokenIds, Healer, healVocabFor, planHealing } from './healing';
 import { findDraft } from './lookup';
 import { sample, seededRandom } from './sampling';
 import { StopFilter } from './stops';
@@ -72,6 +74,28 @@ export class Generator {
   /** Forget the cached sequence (the next request prefills from scratch). */
   reset(): void {
     this.runner.cache.truncate(0);
+  /**
+   * Token healing for this request (healing.ts): on by default for `prefix` requests, by `heal: true` for `prompt`
+   * ones; never for `ids` or a fill-in-the-middle layout (the prefix's end is not the prompt's end there).
+   */
+  private healer(req: CompleteRequest, ids: readonly number[]): Healer | undefined {
+    if (!(req.heal ?? req.prefix !== undefined) || req.ids !== undefined) return undefined;
+    const st = this.runner.manifest.special_tokens;
+    if (req.prefix !== undefined && req.suffix !== undefined && st.fim && fimIds(st.fim)) return undefined;
+    const tok = this.runner.tokenizer;
+    const vocab = healVocabFor(tok, this.runner.vocab, () => this.specialIds());
+    const plan = planHealing(ids, tok, vocab);
+    return plan ? new Healer(vocab, plan) : undefined;
+  }
+
+  /** Special and added token ids (never generated to heal). */
+  private specialIds(): number[] {
+    const st = this.runner.manifest.special_tokens;
+    const ids = [st.bos_id, st.eos_id, st.pad_id, ...Object.values(st.code ?? {}), ...Object.values(st.fim ?? {})];
+    const folder = this.runner.manifest.files.tokenizer;
+    return [...ids.filter((x): x is number => typeof x === 'number'), ...addedTokenIds(join(this.runner.dir, folder))];
+  }
+
     this.seq = []; this.seqProbs = []; this.seqTraces = []; this.seqThreshold = NaN;
   }
 
@@ -85,6 +109,8 @@ export class Generator {
     // Keep the end of a prompt that would not leave room for the completion (the cursor end matters most).
     if (ids.length + maxTokens > m.dims.max_positions) ids = ids.slice(ids.length - (m.dims.max_positions - maxTokens));
 
+    const healer = this.healer(req, ids);
+    if (healer) ids = ids.slice(0, healer.plan.keep);
     // ---- prefill, reusing the cached prefix ----
     let common = 0;
     if (req.reusePrefix !== false && Math.fround(threshold) === Math.fround(this.seqThreshold)) {
@@ -117,14 +143,17 @@ export class Generator {
     // fed after the last sampled one: row i is valid only while the tokens sampled so far matched draft[0..i-1].
     const vocab = m.dims.vocab;
     let rows = [{ logits: (last as StepResult).logits.subarray((last as StepResult).logits.length - vocab),
+    const budget = maxTokens + (healer ? healer.plan.tokens : 0);  // re-generating the backed-up tokens is free
       producer: this.seqProbs[this.seqProbs.length - 1], ms: prefillMs }];
     let draft: number[] = [];
     const history = draftMax > 0 ? [...ids] : [];  // what the drafter searches: the prompt and every sampled token
     for (;;) {
       const row = rows.shift()!;
-      const next = sample(row.logits, sampling, rand);
+      const next = sample(healer ? healer.mask(row.logits) : row.logits, sampling, rand);
+      healer?.accept(next);
       const isEos = next === m.special_tokens.eos_id;
-      const piece = isEos ? '' : detok.push(next);
+      const decoded = isEos ? '' : detok.push(next);
+      const piece = healer ? healer.strip(decoded) : decoded;  // the healed text is the user's, not the completion's
       const trace: TokenTrace = { ...routing(next, piece, row.producer, threshold), ms: row.ms };
       tokens.push(trace);
       if (draftMax > 0) history.push(next);
@@ -132,13 +161,13 @@ export class Generator {
       if (isEos) finish = 'eos';
       else if (stops.stopped) finish = 'stop';
       hooks.onToken?.(trace, shown);
-      if (finish !== 'length' || tokens.length >= maxTokens) break;
+      if (finish !== 'length' || tokens.length >= budget) break;
       if (draft.length > 0 && draft[0] === next) { draft.shift(); accepted++; continue; } // its row is next in `rows`
       if (draft.length > 0) this.truncateTo(this.seq.length - draft.length); // the guess went wrong here: drop the rest
       // Let other messages reach the worker between steps; honour a cancel before spending another step.
       await yieldToEventLoop();
       if (hooks.isCancelled?.()) { finish = 'cancelled'; break; }
-      const room = Math.min(draftMax, maxTokens - tokens.length - 1);  // each drafted row can yield one more token
+      const room = Math.min(draftMax, budget - tokens.length - 1);  // each drafted row can yield one more token
       draft = room > 0 ? this.drafter(history, room).slice(0, room) : [];
       drafted += draft.length;
       const fed = [next, ...draft];
@@ -154,7 +183,7 @@ export class Generator {
     if (finish !== 'stop') {
       // Text held back (an unfinished character, a possible stop start) belongs to the completion after all;
       // streaming consumers get it with the result (`text` is the authority).
-      const tail = detok.flush();
+      const tail = healer ? healer.strip(detok.flush()) : detok.flush();
       tokens[tokens.length - 1].text += tail;
       stops.push(tail);
       stops.flush();

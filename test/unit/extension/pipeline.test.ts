@@ -25,6 +25,7 @@ describe('completion pipeline', () => {
     assert.strictEqual(e.requests[0].prompt, 'x =');
     assert.strictEqual(e.requests[0].threshold, 0.6);
     assert.ok(e.requests[0].stop?.includes('<|endoftext|>'));
+    assert.strictEqual(e.requests[0].heal, true, 'token healing: the prompt ends at the cursor');
     assert.deepStrictEqual(generating, [true, false]);
   });
 
