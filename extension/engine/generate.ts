@@ -71,9 +71,6 @@ export class Generator {
     return ids.length > 0 ? ids : [st.bos_id ?? st.eos_id];
   }
 
-  /** Forget the cached sequence (the next request prefills from scratch). */
-  reset(): void {
-    this.runner.cache.truncate(0);
   /**
    * Token healing for this request (healing.ts): on by default for `prefix` requests, by `heal: true` for `prompt`
    * ones; never for `ids` or a fill-in-the-middle layout (the prefix's end is not the prompt's end there).
@@ -96,6 +93,9 @@ export class Generator {
     return [...ids.filter((x): x is number => typeof x === 'number'), ...addedTokenIds(join(this.runner.dir, folder))];
   }
 
+  /** Forget the cached sequence (the next request prefills from scratch). */
+  reset(): void {
+    this.runner.cache.truncate(0);
     this.seq = []; this.seqProbs = []; this.seqTraces = []; this.seqThreshold = NaN;
   }
 
@@ -108,9 +108,9 @@ export class Generator {
     let ids = this.promptIds(req);
     // Keep the end of a prompt that would not leave room for the completion (the cursor end matters most).
     if (ids.length + maxTokens > m.dims.max_positions) ids = ids.slice(ids.length - (m.dims.max_positions - maxTokens));
-
     const healer = this.healer(req, ids);
     if (healer) ids = ids.slice(0, healer.plan.keep);
+
     // ---- prefill, reusing the cached prefix ----
     let common = 0;
     if (req.reusePrefix !== false && Math.fround(threshold) === Math.fround(this.seqThreshold)) {
@@ -136,6 +136,7 @@ export class Generator {
     // Drafts are only exact for greedy decoding (sampling would need rejection sampling to keep its distribution).
     const draftMax = sampling.temperature > 0 ? 0 : Math.max(0, Math.floor(req.draftTokens ?? 0));
     const tokens: TokenTrace[] = [];
+    const budget = maxTokens + (healer ? healer.plan.tokens : 0);  // re-generating the backed-up tokens is free
     let finish: FinishReason = 'length';
     let decodeMs = 0, drafted = 0, accepted = 0;
     // Logits rows not yet sampled from, oldest first, with the router row of the position that produced each and the
@@ -143,7 +144,6 @@ export class Generator {
     // fed after the last sampled one: row i is valid only while the tokens sampled so far matched draft[0..i-1].
     const vocab = m.dims.vocab;
     let rows = [{ logits: (last as StepResult).logits.subarray((last as StepResult).logits.length - vocab),
-    const budget = maxTokens + (healer ? healer.plan.tokens : 0);  // re-generating the backed-up tokens is free
       producer: this.seqProbs[this.seqProbs.length - 1], ms: prefillMs }];
     let draft: number[] = [];
     const history = draftMax > 0 ? [...ids] : [];  // what the drafter searches: the prompt and every sampled token

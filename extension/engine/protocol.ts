@@ -53,6 +53,12 @@ export interface CompleteRequest {
    * decoding's up to float rounding (a step of several rows can round differently, docs/ENGINE.md). 0 (default) = off.
    */
   draftTokens?: number;
+  /**
+   * Token healing (engine/healing.ts): back the prompt up over the token(s) the cursor splits (a partial word, trailing
+   * indentation, a bare newline) and make the completion re-produce that text first; `text` holds only what follows
+   * the prompt. Default: true for `prefix`, false for `prompt`; never for `ids`.
+   */
+  heal?: boolean;
 }
 
 /** Routing of one token: per layer, did attention / MLP run, and the router's p_execute. */
@@ -65,12 +71,6 @@ export interface RoutingTrace {
   pMlp: Float32Array;
 }
 
-  /**
-   * Token healing (engine/healing.ts): back the prompt up over the token(s) the cursor splits (a partial word, trailing
-   * indentation, a bare newline) and make the completion re-produce that text first; `text` holds only what follows
-   * the prompt. Default: true for `prefix`, false for `prompt`; never for `ids`.
-   */
-  heal?: boolean;
 /** A generated token: routing plus the wall time of the step that produced it (prefill for the first). */
 export interface TokenTrace extends RoutingTrace { ms: number }
 
