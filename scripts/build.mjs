@@ -1,4 +1,4 @@
-// Build: esbuild bundles for what ships (host, engine worker, CLI, webviews) and a plain transpile of the
+// Build: esbuild bundles for what ships (host, engine process, CLI, webviews) and a plain transpile of the
 // sources and tests into out/ for mocha. Type-checking is `npm run typecheck` (tsc --noEmit), not here.
 import * as esbuild from 'esbuild';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ const nodeExternal = ['vscode', 'onnxruntime-node', 'node-llama-cpp'];
 
 const bundles = [
   { in: 'extension/extension.ts', out: 'dist/extension.js', platform: 'node' },
-  { in: 'extension/engine/worker.ts', out: 'dist/engine-worker.js', platform: 'node' },
+  { in: 'extension/engine/process.ts', out: 'dist/engine-process.js', platform: 'node' },
   { in: 'extension/engine/cli.ts', out: 'dist/cli.js', platform: 'node', banner: '#!/usr/bin/env node' },
   { in: 'webview/panel/main.ts', out: 'dist/webview/panel.js', platform: 'browser' },
   { in: 'webview/inspector/main.ts', out: 'dist/webview/inspector.js', platform: 'browser' },

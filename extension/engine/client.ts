@@ -1,15 +1,19 @@
-// EngineClient: the main-thread handle on the engine worker. Every call is a message (protocol.ts), so the calling
-// thread never blocks on onnxruntime. A worker crash rejects what is pending, emits 'crash', and restart() brings
-// up a fresh worker with the last loaded model.
+// EngineClient: the extension host's handle on the engine, which runs in a child process of its own (process.ts), so
+// that a native crash in onnxruntime ends the engine and never the editor. Every call is a message (protocol.ts);
+// the calling thread never blocks on onnxruntime. The child's death rejects what is pending and emits 'crash';
+// restart() brings up a fresh process with the last loaded model.
+import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import type { CompleteRequest, CompleteResult, FromWorker, LoadInfo, LoadOptions, TokenTrace, ToWorker } from './protocol';
+import { OutputLines } from './outputLines';
+import type { CompleteRequest, CompleteResult, FromEngine, LoadInfo, LoadOptions, TokenTrace, ToEngine } from './protocol';
 
 export interface EngineClientOptions {
-  /** Worker script. Default: engine-worker.js beside this file (the bundle), else worker.js (transpiled tests). */
-  workerPath?: string;
+  /** Engine entry script. Default: engine-process.js beside this file (the bundle), else process.js (transpiled tests). */
+  enginePath?: string;
+  /** Milliseconds restart()/dispose() wait for the child to free its model and exit before SIGKILL (default 1500). */
+  stopTimeoutMs?: number;
 }
 
 export interface CompleteHooks {
@@ -25,85 +29,107 @@ interface Pending {
   cleanup?: () => void;
 }
 
-/** Events: 'crash' (Error) when the worker dies on its own; 'log' (level, message) for diagnostics. */
+/**
+ * Node flags of the engine process. A small young generation: parsing tokenizer.json (3.5 MB for SmolLM2) otherwise
+ * grows it to its maximum, which V8 keeps committed for the process's life. The worker thread this process replaced
+ * had `maxYoungGenerationSizeMb: 4`, i.e. semi-spaces of 4/3 MiB; 1 MiB is the nearest whole value of the flag
+ * (RSS and tokenizer speed measured in docs/ENGINE.md). The engine's big buffers (logits, KV) live outside the heap.
+ */
+export const ENGINE_EXEC_ARGV = ['--max-semi-space-size=1'];
+
+/** Events: 'crash' (Error) when the engine process dies on its own; 'log' (level, message) for diagnostics. */
 export class EngineClient extends EventEmitter {
-  private worker: Worker | undefined;
+  private child: ChildProcess | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private lastLoad: { modelDir: string; options: LoadOptions } | undefined;
   private crashed: Error | undefined;
-  private stopping = false;
-  private readonly workerPath: string;
+  private readonly enginePath: string;
+  private readonly stopTimeoutMs: number;
 
   constructor(opts: EngineClientOptions = {}) {
     super();
-    const bundled = join(__dirname, 'engine-worker.js');
-    this.workerPath = opts.workerPath ?? (existsSync(bundled) ? bundled : join(__dirname, 'worker.js'));
+    const bundled = join(__dirname, 'engine-process.js');
+    this.enginePath = opts.enginePath ?? (existsSync(bundled) ? bundled : join(__dirname, 'process.js'));
+    this.stopTimeoutMs = opts.stopTimeoutMs ?? 1500;
     this.spawn();
   }
 
-  /** Load a model folder in the worker (replacing any loaded one). */
+  /** Load a model folder. It replaces the loaded model only once loaded: if it fails, the old one keeps serving. */
   async load(modelDir: string, options: LoadOptions = {}): Promise<LoadInfo> {
     const info = await this.request<LoadInfo>({ type: 'load', id: this.nextId++, modelDir, options });
     this.lastLoad = { modelDir, options };
     return info;
   }
 
-  /** Generate a completion. Aborting `signal` ends it before its next token; it resolves with reason 'cancelled'. */
+  /**
+   * Generate a completion. Aborting `signal` ends it before its next forward step; it resolves with reason
+   * 'cancelled' and the tokens so far. restart()/dispose() while it runs reject it with "engine restarted" /
+   * "engine disposed" (a partial result must not be shown as a suggestion).
+   */
   complete(request: CompleteRequest, hooks: CompleteHooks = {}): Promise<CompleteResult> {
     const id = this.nextId++;
     const { signal, onToken } = hooks;
-    const cancel = new Int32Array(new SharedArrayBuffer(4));
-    const onAbort = () => Atomics.store(cancel, 0, 1);
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener('abort', onAbort, { once: true });
-    return this.request<CompleteResult>({ type: 'complete', id, request, cancel }, onToken,
+    const onAbort = () => { if (this.pending.has(id)) this.post({ type: 'cancel', id }); };
+    const result = this.request<CompleteResult>({ type: 'complete', id, request }, onToken,
       () => signal?.removeEventListener('abort', onAbort));
+    if (signal?.aborted) onAbort(); else signal?.addEventListener('abort', onAbort, { once: true });
+    return result;
   }
 
-  /** A fresh worker (after a crash, or to recover from anything); reloads the last loaded model if there was one. */
-  async restart(): Promise<LoadInfo | undefined> {
-    await this.stopWorker(new Error('engine restarted'));
+  /**
+   * A fresh engine process (after a crash, or to recover from anything): the old one, if alive, is asked to free its
+   * model and exit, and is killed after a short deadline; what it had pending rejects with "engine restarted".
+   * Reloads the last loaded model unless `reload` is false.
+   */
+  async restart(reload = true): Promise<LoadInfo | undefined> {
+    await this.stop(new Error('engine restarted: the request was cancelled'));
     this.crashed = undefined;
     this.spawn();
-    return this.lastLoad ? this.load(this.lastLoad.modelDir, this.lastLoad.options) : undefined;
+    return reload && this.lastLoad ? this.load(this.lastLoad.modelDir, this.lastLoad.options) : undefined;
   }
 
-  /** Free the model and stop the worker. The client can be restarted afterwards. */
+  /** Free the model and stop the engine process (SIGKILL after the deadline). The client can be restarted afterwards. */
   async dispose(): Promise<void> {
-    if (this.worker && !this.crashed) {
-      const done = this.request<void>({ type: 'dispose', id: this.nextId++ });
-      await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
-    }
-    await this.stopWorker(new Error('engine disposed'));
+    await this.stop(new Error('engine disposed: the request was cancelled'));
   }
 
-  get isRunning(): boolean { return this.worker !== undefined && !this.crashed; }
+  get isRunning(): boolean { return this.child !== undefined && !this.crashed; }
+
+  /** Process id of the engine (undefined while stopped). */
+  get pid(): number | undefined { return this.isRunning ? this.child?.pid : undefined; }
 
   private spawn(): void {
-    // A small young generation: parsing tokenizer.json (3.5 MB for SmolLM2) otherwise grows it to its ~32 MiB
-    // maximum, which V8 keeps committed for the worker's life; with 4 MiB the worker holds ~28 MiB less RSS and
-    // tokenizes no slower (measured, docs/BENCHMARKS.md). The worker's big buffers (logits, KV) live outside the heap.
-    const w = new Worker(this.workerPath, {
-      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1' },
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+    const child = fork(this.enginePath, [], {
+      serialization: 'advanced',  // typed arrays (traces) cross as typed arrays
+      // The child's real environment: onnxruntime's native code reads it (a worker thread only had a JS copy, so
+      // telemetry stayed on). VS Code's execPath is Electron: ELECTRON_RUN_AS_NODE makes it a plain Node.
+      env: { ...process.env, ORT_DISABLE_TELEMETRY: '1', ELECTRON_RUN_AS_NODE: '1' },
+      execArgv: ENGINE_EXEC_ARGV,  // not the host's own flags (an inspector port would clash)
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
-    this.worker = w;
-    let lastError: Error | undefined;
-    w.on('message', (msg: FromWorker) => this.onMessage(msg));
-    w.on('error', (e) => { lastError = e; });
-    w.on('exit', (code) => {
-      if (this.worker !== w || this.stopping) return;
-      const why = lastError ? `: ${lastError.message}` : '';
-      const err = new Error(`engine worker stopped unexpectedly (exit code ${code})${why}; call restart()`);
+    this.child = child;
+    const stderr = new OutputLines((line) => this.emit('log', 'warn', `engine: ${line}`));
+    const stdout = new OutputLines((line) => this.emit('log', 'info', `engine: ${line}`));
+    stderr.attach(child.stderr);
+    stdout.attach(child.stdout);
+    child.on('message', (msg: FromEngine) => { if (this.child === child) this.onMessage(msg); });
+    let spawnError: Error | undefined;
+    child.on('error', (e) => { spawnError ??= e; });  // failed to start (or to send: the exit below says more)
+    // 'close' comes after the streams ended, so the last stderr lines (e.g. "terminate called ...") are in tail().
+    child.on('close', (code, signal) => {
+      if (this.child !== child) return;  // stopped on purpose by stop()
+      const how = signal ? `was killed by signal ${signal}` : `exited with code ${code}`;
+      const detail = spawnError?.message ?? stderr.tail();
+      const err = new Error(`engine process (pid ${child.pid ?? '?'}) ${how}${detail ? `: ${detail}` : ''}`);
       this.crashed = err;
-      this.worker = undefined;
+      this.child = undefined;
       this.rejectAll(err);
       if (this.listenerCount('crash') > 0) this.emit('crash', err);
     });
   }
 
-  private onMessage(msg: FromWorker): void {
+  private onMessage(msg: FromEngine): void {
     if (msg.type === 'log') { this.emit('log', msg.level, msg.message); return; }
     const p = this.pending.get(msg.id);
     if (!p) {
@@ -114,20 +140,19 @@ export class EngineClient extends EventEmitter {
       case 'token': p.onToken?.(msg.token, msg.text); return;
       case 'loaded': this.settle(msg.id)?.resolve(msg.info as never); return;
       case 'done': this.settle(msg.id)?.resolve(msg.result as never); return;
-      case 'disposed': this.settle(msg.id)?.resolve(undefined as never); return;
       case 'error': {
         const err = new Error(msg.message);
-        if (msg.stack) err.stack = `${msg.message}\n(in engine worker) ${msg.stack}`;
+        if (msg.stack) err.stack = `${msg.message}\n(in the engine process) ${msg.stack}`;
         this.settle(msg.id)?.reject(err);
       }
     }
   }
 
-  private request<T>(msg: ToWorker, onToken?: Pending['onToken'], cleanup?: () => void): Promise<T> {
+  private request<T>(msg: ToEngine, onToken?: Pending['onToken'], cleanup?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      if (this.crashed || !this.worker) {
+      if (this.crashed || !this.child) {
         cleanup?.();
-        reject(this.crashed ?? new Error('engine is stopped; call restart()'));
+        reject(this.crashed ? new Error(`${this.crashed.message}; call restart()`) : new Error('engine is stopped; call restart()'));
         return;
       }
       this.pending.set(msg.id, { resolve: resolve as (v: never) => void, reject, onToken, cleanup });
@@ -142,19 +167,31 @@ export class EngineClient extends EventEmitter {
     return p;
   }
 
-  private post(msg: ToWorker): void { this.worker?.postMessage(msg); }
+  private post(msg: ToEngine): void {
+    const c = this.child;
+    // A closed channel means the child is dying: its 'close' rejects what is pending.
+    if (c?.connected) c.send(msg, undefined, undefined, () => undefined);
+  }
 
   private rejectAll(err: Error): void {
     for (const id of [...this.pending.keys()]) this.settle(id)?.reject(err);
   }
 
-  private async stopWorker(reason: Error): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
+  /** Settle what is pending with `reason`, then a graceful dispose with a deadline, then SIGKILL. */
+  private async stop(reason: Error): Promise<void> {
+    const c = this.child;
+    this.child = undefined;
     this.rejectAll(reason);
-    if (w) {
-      this.stopping = true;
-      try { await w.terminate(); } finally { this.stopping = false; }
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    if (c.connected) c.send({ type: 'dispose', id: this.nextId++ } satisfies ToEngine, undefined, undefined, () => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), this.stopTimeoutMs); });
+    if (await Promise.race([exited.then(() => false), late])) {
+      this.emit('log', 'warn', `engine process ${c.pid} did not exit within ${this.stopTimeoutMs} ms: killing it`);
+      c.kill('SIGKILL');
+      await exited;
     }
+    clearTimeout(timer);
   }
 }

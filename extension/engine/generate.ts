@@ -122,7 +122,11 @@ export class Generator {
     const prefillStart = performance.now();
     let last: StepResult | undefined;
     for (let at = common; at < ids.length; at += this.prefillChunk) {
-      if (at > common && hooks.isCancelled?.()) return this.cancelledEarly(threshold, common, started);
+      if (at > common) {
+        // As between decode steps: let a cancel message reach the engine process before the next chunk.
+        await yieldToEventLoop();
+        if (hooks.isCancelled?.()) return this.cancelledEarly(threshold, common, started);
+      }
       last = await this.feed(ids.slice(at, at + this.prefillChunk), threshold);
     }
     const prefillMs = performance.now() - prefillStart;
@@ -164,7 +168,7 @@ export class Generator {
       if (finish !== 'length' || tokens.length >= budget) break;
       if (draft.length > 0 && draft[0] === next) { draft.shift(); accepted++; continue; } // its row is next in `rows`
       if (draft.length > 0) this.truncateTo(this.seq.length - draft.length); // the guess went wrong here: drop the rest
-      // Let other messages reach the worker between steps; honour a cancel before spending another step.
+      // Let other messages reach the engine process between steps; honour a cancel before spending another step.
       await yieldToEventLoop();
       if (hooks.isCancelled?.()) { finish = 'cancelled'; break; }
       const room = Math.min(draftMax, budget - tokens.length - 1);  // each drafted row can yield one more token

@@ -1,5 +1,6 @@
-// The one typed message map between EngineClient (main thread) and worker.ts (worker thread), plus the plain-data
-// types both sides share. Everything here crosses postMessage (structured clone): no classes, no functions.
+// The one typed message map between EngineClient (extension host) and process.ts (the engine's child process), plus
+// the plain-data types both sides share. Everything here crosses the IPC channel with `serialization: 'advanced'`
+// (V8 structured clone: typed arrays stay typed arrays): no classes, no functions.
 
 /** Execution provider setting: `auto` tries what the platform has, then falls back to CPU. */
 export type EpSetting = 'auto' | 'cpu' | 'webgpu' | 'dml' | 'coreml' | 'cuda';
@@ -10,7 +11,14 @@ export interface LoadOptions {
   threads?: number;
   /** Tokens per prefill chunk for long prompts (default DEFAULT_PREFILL_CHUNK = 64). */
   prefillChunk?: number;
+  /** `auto`: folder where probe results are cached per model and machine (the extension's storage); none = no cache. */
+  probeCacheDir?: string;
+  /** `auto`: time budget of one GPU candidate's probe in ms (default 60 s). */
+  probeBudgetMs?: number;
 }
+
+/** One provider `auto` considered: usable or not, its measured decode step, and why. */
+export interface ProbeReport { ep: string; ok: boolean; stepMs?: number; reason: string }
 
 /** A provider passed over while loading, and why (its error, or "not available on <platform>"). */
 export interface EpSkip { ep: string; reason: string }
@@ -21,6 +29,10 @@ export interface LoadInfo {
   layers: number;
   vocabSize: number;
   executionProvider: string;
+  /** Why this provider: the setting, or `auto`'s verdict with figures. */
+  providerReason: string;
+  /** `auto` only: every candidate probed (CPU first), with its figures or the reason it was passed over. */
+  probes: ProbeReport[];
   passedOver: EpSkip[];
   threads: number;
   loadMs: number;
@@ -103,31 +115,31 @@ export interface CompleteResult {
   timings: Timings;
 }
 
-// ---- main thread → worker ----
-export type ToWorker =
-  /** Client → worker: load a model folder (replaces any loaded model); answered by `loaded` or `error`. */
+// ---- client → engine process ----
+export type ToEngine =
+  /** Load a model folder; answered by `loaded` or `error`. The new model replaces the loaded one only once it has
+   * loaded: on failure the old one keeps serving. */
   | { type: 'load'; id: number; modelDir: string; options: LoadOptions }
+  /** Generate a completion; streamed as `token` events, answered by `done` or `error`. Requests run one at a time. */
+  | { type: 'complete'; id: number; request: CompleteRequest }
   /**
-   * Client → worker: generate a completion; streamed as `token` events, answered by `done` or `error`.
-   * Cancel = the client stores 1 in `cancel[0]` (shared memory): the worker reads it before every forward step
-   * without needing its event loop, so a cancelled request stops within one token (and ends with `done`,
-   * reason 'cancelled'; a request cancelled while queued never runs).
+   * Cancel request `id` (handled as soon as it arrives, not queued): a running completion stops before its next
+   * forward step (decode token or prefill chunk) and ends with `done`, reason 'cancelled'; a queued one never runs.
+   * Unknown or finished ids are ignored.
    */
-  | { type: 'complete'; id: number; request: CompleteRequest; cancel: Int32Array }
-  /** Client → worker: free the session and cache, then answer `disposed`; the client terminates the thread. */
+  | { type: 'cancel'; id: number }
+  /** Cancel everything, free the session and cache, and exit with code 0 (the client SIGKILLs it after a deadline). */
   | { type: 'dispose'; id: number };
 
-// ---- worker → main thread ----
-export type FromWorker =
-  /** Worker → client: the model of request `id` is loaded and ready. */
+// ---- engine process → client ----
+export type FromEngine =
+  /** The model of request `id` is loaded and ready. */
   | { type: 'loaded'; id: number; info: LoadInfo }
-  /** Worker → client: one generated token of request `id`, with the text now safe to show (may be ''). */
+  /** One generated token of request `id`, with the text now safe to show (may be ''). */
   | { type: 'token'; id: number; token: TokenTrace; text: string }
-  /** Worker → client: request `id` finished (its result). */
+  /** Request `id` finished (its result). */
   | { type: 'done'; id: number; result: CompleteResult }
-  /** Worker → client: request `id` failed; id -1 = an error outside any request. */
+  /** Request `id` failed; id -1 = an error outside any request. */
   | { type: 'error'; id: number; message: string; stack?: string }
-  /** Worker → client: diagnostics (provider choice, fallbacks) for the host's output channel. */
-  | { type: 'log'; level: 'info' | 'warn'; message: string }
-  /** Worker → client: dispose of request `id` done; the thread can be terminated. */
-  | { type: 'disposed'; id: number };
+  /** Diagnostics (provider choice, fallbacks) for the host's output channel. */
+  | { type: 'log'; level: 'info' | 'warn'; message: string };

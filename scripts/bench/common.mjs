@@ -19,7 +19,7 @@ export function engine() {
     Generator: require(join(dir, 'generate.js')).Generator,
     EngineClient: require(join(dir, 'client.js')).EngineClient,
     TextTokenizer: require(join(dir, 'tokenizer.js')).TextTokenizer,
-    workerPath: join(dir, 'worker.js'),
+    enginePath: join(dir, 'process.js'),
   };
 }
 

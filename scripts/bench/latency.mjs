@@ -1,23 +1,27 @@
-// Benchmark: editor-like completion latency through EngineClient (worker thread, as in VS Code): a ~1,000-token
+// Benchmark: editor-like completion latency through EngineClient (engine process, as in VS Code): a ~1,000-token
 // source file is open, one new line is typed, 24 tokens are completed. Prefix reuse (only the new tokens are
 // prefilled) vs cold (whole file prefilled), alternated line by line in one run; p50/p95 of time to first token
 // and to the full completion; and the process RSS the engine adds with the model loaded. With --draft K > 0 a third
 // mode adds prompt-lookup speculative decoding (up to K drafted tokens a step) to prefix reuse, alternated likewise.
 // Usage: npm run bench:latency -- [--model DIR] [--threads 2] [--lines 12] [--tokens 24] [--file-tokens 1000] [--prefill-chunk 64] [--draft 0]
+import { readFileSync } from 'node:fs';
 import { args, codeFile, engine, machine, percentile } from './common.mjs';
 
 const a = args({ model: 'models/smollm2-135m-skip25-int8', threads: '2', lines: '12', tokens: '24', 'file-tokens': '1000', 'prefill-chunk': '64', draft: '0' });
 const threads = Number(a.threads), nLines = Number(a.lines), maxTokens = Number(a.tokens), draftTokens = Number(a.draft);
-const { EngineClient, TextTokenizer, workerPath } = engine();
+const { EngineClient, TextTokenizer, enginePath } = engine();
 
 const mb = (b) => (b / 2 ** 20).toFixed(0);
+const childRss = (pid) => (pid ? Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024 : 0);
 // The benchmark's own tokenizer (to build the file text) is created before the baseline, so the RSS the engine
-// adds counts only the worker's model, tokenizer, KV cache and arena.
+// adds counts only the engine process (its Node runtime, model, tokenizer, KV cache and arena).
 const tok = TextTokenizer.fromFile(`${a.model}/tokenizer.json`);
 const rss0 = process.memoryUsage().rss;
-const client = new EngineClient({ workerPath });
+const client = new EngineClient({ enginePath });
+// This process plus the engine's child process (Linux /proc).
+const rss = () => process.memoryUsage().rss + childRss(client.pid);
 const info = await client.load(a.model, { executionProvider: 'cpu', threads, prefillChunk: Number(a['prefill-chunk']) });
-const rssLoaded = process.memoryUsage().rss;
+const rssLoaded = rss();
 
 // The open file: the first ~file-tokens tokens of a real source file, cut at a line end; then the lines that follow.
 const text = codeFile().repeat(3);
@@ -37,7 +41,7 @@ async function timed(prefix, reusePrefix, draft = 0) {
 }
 
 await timed(base, true); // the file was already open and completed once
-const rssAfterLong = process.memoryUsage().rss;
+const rssAfterLong = rss();
 const warm = [], cold = [], drafted = [];
 let doc = base, differ = 0;
 for (const line of rest) {
@@ -51,7 +55,7 @@ for (const line of rest) {
   }
   cold.push(await timed(doc, false));
 }
-const rssEnd = process.memoryUsage().rss;
+const rssEnd = rss();
 
 const stat = (xs, f) => `${percentile(xs.map(f), 50).toFixed(0)} / ${percentile(xs.map(f), 95).toFixed(0)}`;
 console.log(`# completion latency with prefix reuse\n\nmachine: ${machine(threads)}`);
@@ -68,7 +72,7 @@ if (draftTokens > 0) {
   console.log(`\nLookup drafts: ${sum((x) => x.accepted)} of ${sum((x) => x.drafted)} drafted tokens accepted; ` +
     `${sum((x) => x.n)} tokens generated; completions differing from plain decoding: ${differ} of ${drafted.length}.`);
 }
-console.log(`\nRSS (whole process, engine in a worker thread): before ${mb(rss0)} MiB, model loaded ${mb(rssLoaded)} MiB, ` +
+console.log(`\nRSS (this process + the engine process): before ${mb(rss0)} MiB, model loaded ${mb(rssLoaded)} MiB, ` +
   `after a ${tok.encode(base).length}-token completion ${mb(rssAfterLong)} MiB, end ${mb(rssEnd)} MiB; ` +
   `engine adds ${mb(rssEnd - rss0)} MiB`);
 await client.dispose();

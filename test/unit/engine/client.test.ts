@@ -1,20 +1,27 @@
-// EngineClient over a real worker thread on the tiny fixture: load, streamed completion with traces, stop
-// sequences, cancellation, errors that do not kill the worker, and crash → rejected request → restart().
+// EngineClient over the real engine process on the tiny fixture: a separate process, load, streamed completion with
+// traces (typed arrays across the IPC channel), stop sequences, cancellation by message (running, queued, during a
+// prefill), and errors that do not end the engine. Crashes, restart and dispose: process.test.ts.
 import * as assert from 'node:assert';
-import { join } from 'node:path';
 import { EngineClient } from '../../../extension/engine/client';
 import type { TokenTrace } from '../../../extension/engine/protocol';
-import { readParity, repoRoot, tinyDir, workerPath } from './fixture';
+import { enginePath, readParity, tinyDir } from './fixture';
 
-describe('engine/client (worker thread)', () => {
+describe('engine/client (engine process)', () => {
   let client: EngineClient;
   before(async () => {
-    client = new EngineClient({ workerPath });
+    client = new EngineClient({ enginePath });
     const info = await client.load(tinyDir, { executionProvider: 'auto', threads: 1 });
     assert.strictEqual(info.executionProvider, 'cpu'); // no GPU here: WebGPU must have been passed over
     assert.ok(info.passedOver.some((p) => p.ep === 'webgpu' && p.reason.length > 0), JSON.stringify(info.passedOver));
   });
   after(async () => { await client?.dispose(); });
+
+  it('runs in a process of its own', () => {
+    const pid = client.pid;
+    assert.ok(pid !== undefined && pid !== process.pid, `engine pid ${pid}`);
+    process.kill(pid, 0);  // throws if there is no such process
+    assert.ok(client.isRunning);
+  });
 
   it('streams tokens with traces and resolves with the same tokens, text and timings', async () => {
     const streamed: TokenTrace[] = [];
@@ -27,11 +34,13 @@ describe('engine/client (worker thread)', () => {
     assert.strictEqual(shown, r.text);
     const L = 3;
     assert.ok(r.tokens.every((t) => t.attn.length === L && t.pMlp.length === L && t.ms > 0));
+    // serialization 'advanced': the traces arrive as typed arrays, not as plain objects
+    assert.ok(streamed[0].attn instanceof Uint8Array && streamed[0].pAttn instanceof Float32Array);
     assert.ok(r.prompt.length > 0 && r.prompt.every((t) => t.attn instanceof Uint8Array));
     assert.ok(r.timings.prefillTokens > 0 && r.timings.decodeTokens === 5 && r.timings.decodeTokPerS > 0);
   });
 
-  it('greedy through the worker equals PyTorch greedy (parity.json)', async () => {
+  it('greedy through the engine process equals PyTorch greedy (parity.json)', async () => {
     const c = readParity(tinyDir).cases.find((x) => x.threshold === 0.5)!;
     const r = await client.complete({ ids: c.prompt_ids, threshold: 0.5, maxTokens: c.greedy.ids.length, reusePrefix: false });
     assert.deepStrictEqual(r.tokens.map((t) => t.id), c.greedy.ids.slice(0, r.tokens.length));
@@ -49,55 +58,67 @@ describe('engine/client (worker thread)', () => {
     assert.ok(!shown.includes(stop) && shown === r.text);
   });
 
-  it('cancellation: abort after the first token ends the request early with reason cancelled', async () => {
+  it('cancel: abort after the first token ends the request within a token, reason cancelled', async () => {
     const ac = new AbortController();
+    let streamed = 0;
     const r = await client.complete({ prompt: 'x = ', maxTokens: 400, threshold: 0 }, {
-      signal: ac.signal, onToken: () => ac.abort(),
+      signal: ac.signal, onToken: () => { streamed++; ac.abort(); },
     });
     assert.strictEqual(r.finishReason, 'cancelled');
-    assert.ok(r.tokens.length < 400, `stopped after ${r.tokens.length} tokens`);
+    // The cancel message is read between steps; a token or two may already be on its way.
+    assert.ok(r.tokens.length <= 3, `stopped after ${r.tokens.length} tokens`);
+    assert.strictEqual(streamed, r.tokens.length);
     const pre = new AbortController(); pre.abort();
     const none = await client.complete({ prompt: 'x = ', maxTokens: 5 }, { signal: pre.signal });
     assert.strictEqual(none.finishReason, 'cancelled');
     assert.strictEqual(none.tokens.length, 0);
   });
 
-  it('a bad request is an error and the worker keeps serving', async () => {
+  it('cancel: a request cancelled while queued never runs; the one ahead of it is not disturbed', async () => {
+    const ahead = client.complete({ prompt: 'import os\n', maxTokens: 60, threshold: 0, reusePrefix: false });
+    const ac = new AbortController();
+    let queuedTokens = 0;
+    const queued = client.complete({ prompt: 'def f(x):', maxTokens: 20 }, { signal: ac.signal, onToken: () => { queuedTokens++; } });
+    ac.abort();
+    const [a, q] = await Promise.all([ahead, queued]);
+    assert.strictEqual(a.tokens.length, 60);
+    assert.strictEqual(q.finishReason, 'cancelled');
+    assert.deepStrictEqual([q.tokens.length, q.timings.prefillTokens, queuedTokens], [0, 0, 0]);
+  });
+
+  it('cancel: a long prefill stops between chunks', async () => {
+    const slow = new EngineClient({ enginePath });
+    try {
+      await slow.load(tinyDir, { executionProvider: 'cpu', threads: 1, prefillChunk: 1 });
+      const ids = Array.from({ length: 480 }, (_, i) => 10 + (i % 300));
+      const ac = new AbortController();
+      let tokens = 0;
+      const run = slow.complete({ ids, maxTokens: 4, threshold: 0 }, { signal: ac.signal, onToken: () => { tokens++; } });
+      setTimeout(() => ac.abort(), 30);
+      const r = await run;
+      assert.strictEqual(r.finishReason, 'cancelled');
+      assert.strictEqual(tokens, 0);
+      assert.ok(r.timings.prefillTokens < ids.length, `prefilled ${r.timings.prefillTokens} of ${ids.length}`);
+    } finally {
+      await slow.dispose();
+    }
+  });
+
+  it('a bad request is an error and the engine keeps serving', async () => {
     await assert.rejects(client.complete({ prompt: 'x', maxTokens: 0 }), /maxTokens must be a positive integer/);
     await assert.rejects(client.complete({ prompt: 'x', threshold: -1 }), /threshold must be a number >= 0/);
     const r = await client.complete({ prompt: 'x', maxTokens: 2 });
     assert.strictEqual(r.tokens.length, 2);
   });
-});
 
-describe('engine/client crash and restart', () => {
-  it('a worker crash rejects the pending request with a clear error, emits crash, and restart() recovers', async () => {
-    const client = new EngineClient({ workerPath: join(repoRoot, 'out', 'test', 'unit', 'engine', 'crash-worker.js') });
+  it('without a model: load() of a missing folder rejects, the engine stays up, complete() says no model', async () => {
+    const empty = new EngineClient({ enginePath });
     try {
-      await client.load(tinyDir, { executionProvider: 'cpu', threads: 1 });
-      const crashed = new Promise<Error>((resolve) => client.once('crash', resolve));
-      await assert.rejects(client.complete({ prompt: '__crash__', maxTokens: 400 }),
-        /engine worker stopped unexpectedly.*simulated crash.*restart\(\)/);
-      assert.match((await crashed).message, /simulated crash/);
-      assert.strictEqual(client.isRunning, false);
-      await assert.rejects(client.complete({ prompt: 'x' }), /stopped unexpectedly/);
-      const info = await client.restart();
-      assert.strictEqual(info?.name, 'tiny');
-      const r = await client.complete({ prompt: 'def', maxTokens: 3 });
-      assert.strictEqual(r.tokens.length, 3);
+      await assert.rejects(empty.load('/nonexistent/model'), /does not exist/);
+      assert.ok(empty.isRunning);
+      await assert.rejects(empty.complete({ prompt: 'x' }), /no model loaded/);
     } finally {
-      await client.dispose();
-    }
-  });
-
-  it('an unloadable model folder rejects load() and leaves the worker alive', async () => {
-    const client = new EngineClient({ workerPath });
-    try {
-      await assert.rejects(client.load('/nonexistent/model'), /does not exist/);
-      assert.ok(client.isRunning);
-      await assert.rejects(client.complete({ prompt: 'x' }), /no model loaded/);
-    } finally {
-      await client.dispose();
+      await empty.dispose();
     }
   });
 });

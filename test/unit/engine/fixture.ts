@@ -6,8 +6,10 @@ import { join } from 'node:path';
 export const repoRoot = join(__dirname, '..', '..', '..', '..');
 /** The tiny fixture (SKIPGPT_TEST_FIXTURE overrides it, e.g. to try a freshly exported one). */
 export const tinyDir = process.env.SKIPGPT_TEST_FIXTURE ?? join(repoRoot, 'test', 'fixtures', 'tiny');
-/** The transpiled worker (tests run out/, the extension ships dist/engine-worker.js). */
-export const workerPath = join(repoRoot, 'out', 'extension', 'engine', 'worker.js');
+/** The transpiled engine process entry (tests run out/, the extension ships dist/engine-process.js). */
+export const enginePath = join(repoRoot, 'out', 'extension', 'engine', 'process.js');
+/** The 8-bit default model (built by set-up; tests that need it skip without it). */
+export const defaultModelDir = join(repoRoot, 'models', 'smollm2-135m-skip25-int8');
 
 export interface ParityCase {
   name: string; prompt_ids: number[]; threshold: number; logits_vocab: number; logits: number[][];

@@ -1,0 +1,15 @@
+// Test-only engine process: the real one (extension/engine/process.ts) plus ways to die or hang on demand, chosen by
+// a completion's prompt: "__exit__" exits with code 7, "__abort__" writes a line to stderr and aborts (SIGABRT, as
+// a C++ `terminate` does), "__hang__" blocks the event loop for 30 s (a native call that never returns).
+// Runs in SKIPGPT_TEST_ENGINE_CWD when set, so a core dump of a crash lands in a temp folder, not the repository.
+import '../../../extension/engine/process';
+
+if (process.env.SKIPGPT_TEST_ENGINE_CWD) process.chdir(process.env.SKIPGPT_TEST_ENGINE_CWD);
+
+process.on('message', (m: { type: string; request?: { prompt?: string } }) => {
+  if (m.type !== 'complete') return;
+  const p = m.request?.prompt;
+  if (p === '__exit__') process.exit(7);
+  if (p === '__abort__') process.stderr.write('terminate called: simulated native abort\n', () => process.kill(process.pid, 'SIGABRT'));
+  if (p === '__hang__') { const end = Date.now() + 30_000; while (Date.now() < end) { /* stuck */ } }
+});
