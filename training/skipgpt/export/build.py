@@ -15,7 +15,8 @@ from ..model import SkipLlama
 from .build_temp import make_build_temp
 from .deltas import BuildError, apply_deltas, check_base_match, read_delta_config
 from .graph_model import build_graph, save_model
-from .manifest import Files, Manifest, Provenance, Quantization, SpecialTokens
+from .integrity import folder_integrity
+from .manifest import FileIntegrity, Files, Manifest, Provenance, Quantization, SpecialTokens
 from .parity import check_parity, write_parity
 from .weights import extract_weights
 
@@ -121,6 +122,9 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
                  propose=lambda prefix, n, thr: proposer.greedy(prefix, n, thr))
     del proposer
     log(f"parity: {len(prompts) * len(thresholds)} cases in {time.time() - t1:.1f}s")
+    # Every file is final now: record size + hashes so the engine can detect a truncated or swapped file.
+    man.integrity = {n: FileIntegrity(**v) for n, v in folder_integrity(out, man.files.names()).items()}
+    man.write(out)
     if verify:
         problems = check_parity(out)
         if problems and not quant:

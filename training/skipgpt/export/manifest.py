@@ -30,6 +30,19 @@ class Files:
     # without it run on the CPU provider only.
     model_gpu: str | None = None
 
+    def names(self) -> list[str]:
+        """The file names this manifest names (optional ones only when set)."""
+        return [v for v in asdict(self).values() if v]
+
+
+@dataclass
+class FileIntegrity:
+    """One file of the folder (export/integrity.py): size in bytes, sha256 of the whole file, and sample_sha256
+    (the whole file up to 1 MiB, else 16 blocks of 64 KiB) that the engine checks at every load."""
+    size: int
+    sha256: str
+    sample_sha256: str
+
 
 @dataclass
 class Dims:
@@ -117,6 +130,9 @@ class Manifest:
     quantization: Quantization = field(default_factory=Quantization)
     dtype: str = "float32"  # activations, caches and logits
     skip_mode: str = "gather"  # how the graph skips sublayers (docs/EXPORT.md); informational
+    # Optional (additive, format_version stays 1): {file name as in `files`: FileIntegrity}; written by the build
+    # once every file is final. Absent in folders exported before it existed.
+    integrity: dict[str, FileIntegrity] | None = None
     format: str = FORMAT
     format_version: int = FORMAT_VERSION
 
@@ -124,6 +140,8 @@ class Manifest:
         d = asdict(self)
         # format fields first so a human (and a quick `head`) sees them
         ordered = {"format": d.pop("format"), "format_version": d.pop("format_version"), **d}
+        if ordered["integrity"] is None:
+            del ordered["integrity"]  # optional field: absent rather than null
         return json.dumps(ordered, indent=2) + "\n"
 
     def write(self, folder: str | Path) -> Path:
