@@ -13,6 +13,7 @@ const USAGE = `usage: skipgpt <generate|trace|bench> --model DIR [options]
   --temperature T      0 = greedy (default)      --top-p P   nucleus mass (default 1)
   --seed N             sampling seed (default 0) --stop S    stop sequence (repeatable)
   --draft N            greedy: verify up to N prompt-lookup drafted tokens per step (default 0 = off)
+  --heal               token healing: the prompt ends at a cursor (re-generate the token it splits, print what follows)
   --ep NAME            auto|cpu|webgpu|dml|coreml|cuda (default auto)
   --threads N          intra-op threads (default: onnxruntime's)
   --thresholds LIST    bench: comma-separated thresholds (default 0,0.5)
@@ -28,6 +29,7 @@ const options = {
   seed: { type: 'string', default: '0' },
   stop: { type: 'string', multiple: true },
   draft: { type: 'string', default: '0' },
+  heal: { type: 'boolean', default: false },
   ep: { type: 'string', default: 'auto' },
   threads: { type: 'string', default: '0' },
   thresholds: { type: 'string', default: '0,0.5' },
@@ -79,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
       prompt: v.prompt ?? 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
       maxTokens: num('max-tokens', v['max-tokens']), threshold: num('threshold', v.threshold),
       temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), seed: num('seed', v.seed),
-      stop: v.stop, draftTokens: num('draft', v.draft),
+      stop: v.stop, draftTokens: num('draft', v.draft), heal: v.heal,
     };
     console.error(`model ${runner.manifest.name} on ${runner.executionProvider} (threads ${runner.threads || 'default'}; ` +
       `${runner.providerReason}); passed over: ${runner.passedOver.map((p) => `${p.ep} (${p.reason})`).join('; ') || 'none'}`);
