@@ -28,7 +28,7 @@ export interface SkipgptApi {
 let current: EngineHost | undefined;
 
 export function activate(context: vscode.ExtensionContext): SkipgptApi {
-  // Before any engine loads onnxruntime-node (the worker also gets it explicitly): no telemetry, no stray files.
+  // Before any engine loads onnxruntime-node (the engine process gets it too): no telemetry, no stray files.
   process.env.ORT_DISABLE_TELEMETRY = '1';
   const log = vscode.window.createOutputChannel('SkipGPT', { log: true });
   context.subscriptions.push(log);
@@ -89,13 +89,13 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   }));
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => { void host.load(); }));
 
-  // Load in the background (worker thread, progress in the status bar); the host never waits on it.
+  // Load in the background (engine process, progress in the status bar); the host never waits on it.
   void host.ensureLoaded();
   log.info(`SkipGPT activated (VS Code ${vscode.version}, Node ${process.versions.node})`);
   return api;
 }
 
-/** VS Code awaits this: the engine worker is told to free the model and stopped before the host exits. The rest of
+/** VS Code awaits this: the engine process is told to free the model and exit (killed after a deadline). The rest of
  * context.subscriptions is disposed by VS Code. */
 export function deactivate(): Promise<void> | undefined {
   const h = current;

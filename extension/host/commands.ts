@@ -107,7 +107,7 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       if (f !== 'json' && f !== 'csv') return undefined;
       return exportTrace(d.host, f, typeof target === 'string' ? vscode.Uri.file(target) : target);
     }),
-    reg('skipgpt.restartEngine', () => d.host.load(true)),
+    reg('skipgpt.restartEngine', () => d.host.restartEngine()),
   ];
 
   async function setThreshold(v: number): Promise<void> {

@@ -1,6 +1,7 @@
-// Owns the engine for the extension host: picks the model folder, loads it in the engine's worker thread with
+// Owns the engine for the extension host: picks the model folder, loads it in the engine's own process with
 // progress, tracks the state the status bar shows, records the latest trace for the webviews, and turns every engine
-// failure (no folder, corrupt model, worker crash) into a clear message while the host stays up.
+// failure (no folder, corrupt model, native crash of the engine process) into a clear message while the host stays
+// up; after a crash it restarts the engine by itself, a bounded number of times (RestartBudget).
 import * as vscode from 'vscode';
 import { EngineClient } from '../engine';
 import { readModelFolder } from '../engine/manifest';
@@ -11,8 +12,10 @@ import { SessionStats, summarize } from '../routing/stats';
 import type { TraceRecord } from '../routing/export';
 import type { EngineState, LastRun } from '../status/text';
 import { folderInputs } from './config';
+import { RestartBudget } from './restartBudget';
 
 export const CHOOSE_FOLDER = 'Choose Model Folder';
+export const RESTART_ENGINE = 'Restart Engine';
 
 export class EngineHost implements CompletionEngine, vscode.Disposable {
   state: EngineState = 'no-model';
@@ -38,6 +41,8 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
   readonly onDidChange = this.changed.event;
   private readonly traced = new vscode.EventEmitter<TraceRecord>();
   readonly onDidTrace = this.traced.event;
+  /** Automatic restarts after crashes: at most 3 a minute, then the user decides (RESTART_ENGINE). */
+  readonly restarts = new RestartBudget(3, 60_000);
 
   /** storageDir: the extension's global storage, where `auto` caches its provider probes per model and machine. */
   constructor(private readonly extensionPath: string, private readonly log: vscode.LogOutputChannel,
@@ -66,6 +71,13 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     return run;
   }
 
+  /** The "Restart Engine" command: a fresh engine process (whatever state the old one is in), then the model. */
+  async restartEngine(): Promise<boolean> {
+    await this.loading;
+    await this.client?.dispose();  // a completion still running rejects as "engine disposed"
+    return this.load(true);
+  }
+
   private async doLoad(interactive: boolean): Promise<boolean> {
     const s = this.settings();
     const choice = chooseModelFolder(folderInputs(this.extensionPath));
@@ -73,6 +85,7 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
       this.log.warn(`workspace is not trusted: ignoring its skipgpt.modelFolder "${choice.ignoredWorkspaceValue}" (user settings only)`);
     }
     this.failedKey = undefined;
+    if (interactive) this.restarts.reset();  // the user asked (Restart Engine, a changed setting): count afresh
     if (!choice.dir || choice.problem) {
       this.failedKey = this.loadKey();
       this.setState('no-model', choice.problem);
@@ -86,10 +99,10 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
     try {
       await vscode.window.withProgress({ location, title: `SkipGPT: loading model from ${dir}` }, async (progress) => {
         progress.report({ message: 'reading manifest' });
-        const folder = readModelFolder(dir);     // strict manifest check before the worker spends seconds on ONNX
-        progress.report({ message: 'creating the inference session (worker thread)' });
+        const folder = readModelFolder(dir);     // strict manifest check before the engine spends seconds on ONNX
+        progress.report({ message: 'creating the inference session (engine process)' });
         this.client ??= this.newClient();
-        if (!this.client.isRunning) await this.client.restart();
+        if (!this.client.isRunning) await this.client.restart(false);  // a fresh process; the load below follows
         const t0 = Date.now();
         const info = await this.client.load(dir, { executionProvider: s.executionProvider, threads: s.threads || undefined,
           probeCacheDir: this.storageDir });
@@ -129,6 +142,17 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
   private onCrash(err: Error): Promise<boolean> {
     this.log.error(`engine crashed: ${err.message}`);
     this.active = 0;
+    // A load or restart in flight fails with this same error and reports it (no second message, no restart loop
+    // when a model crashes the engine at every load).
+    if (this.loading) return this.loading;
+    if (!this.restarts.take()) {
+      this.failedKey = this.loadKey();  // typing on does not restart it either
+      const n = this.restarts.recent;
+      this.setState('error', `The engine stopped ${n} times within a minute: ${err.message}`);
+      void this.notify('error', `SkipGPT engine stopped ${n} times within a minute (last: ${err.message}). `
+        + 'It is not restarted automatically any more; the editor is not affected.', RESTART_ENGINE);
+      return Promise.resolve(false);
+    }
     this.setState('error', `The engine stopped: ${err.message}`);
     void this.notify('error', `SkipGPT engine stopped (${err.message}). Restarting it; the editor is not affected.`);
     // Requests arriving meanwhile wait for this restart instead of starting a second load.
@@ -137,13 +161,13 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
         const info = await this.client?.restart();
         if (!info) return false;
         this.setState('ready');
-        this.log.info('engine restarted after a crash');
+        this.log.info(`engine restarted after a crash (pid ${this.client?.pid})`);
         return true;
       } catch (e) {
         const msg = e instanceof Error ? e.message : String(e);
         this.failedKey = this.loadKey();
         this.setState('error', `The engine could not restart: ${msg}`);
-        void this.notify('error', `SkipGPT engine could not restart: ${msg}`);
+        void this.notify('error', `SkipGPT engine could not restart: ${msg}`, RESTART_ENGINE);
         return false;
       }
     })().finally(() => { if (this.loading === run) this.loading = undefined; });
@@ -206,6 +230,7 @@ export class EngineHost implements CompletionEngine, vscode.Disposable {
       : vscode.window.showInformationMessage;
     const pick = await show(message, ...actions);
     if (pick === CHOOSE_FOLDER) await vscode.commands.executeCommand('skipgpt.chooseModelFolder');
+    if (pick === RESTART_ENGINE) await vscode.commands.executeCommand('skipgpt.restartEngine');
     return pick;
   }
 

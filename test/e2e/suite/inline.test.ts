@@ -1,4 +1,4 @@
-// Inline completions in the real extension host with the committed tiny model through the real engine worker:
+// Inline completions in the real extension host with the committed tiny model through the real engine process:
 // a suggestion appears and is accepted, the status bar reports it, and a burst of keystrokes never leaves a stale one.
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
@@ -35,11 +35,13 @@ async function acceptSuggestion(doc: vscode.TextDocument, before: string): Promi
 }
 
 describe('inline completions (tiny fixture model, real engine)', () => {
-  it('activates and loads the model from user settings in a worker thread', async () => {
+  it('activates and loads the model from user settings in the engine process', async () => {
     const api = await getApi();
     console.log(`VS Code ${vscode.version}, Node ${process.versions.node}, remote ${vscode.env.remoteName}`);
     await waitFor(() => api.host.ensureLoaded(), 60000, 'the model to load');
     assert.strictEqual(api.host.modelDir, TINY);
+    const pid = api.host.client?.pid;
+    assert.ok(pid && pid !== process.pid, `engine in its own process (pid ${pid}, host ${process.pid})`);
     assert.strictEqual(api.host.shape?.layers, TINY_LAYERS);
     assert.ok(api.host.specialTokens.includes('<filename>'), 'special tokens read from the manifest');
     assert.match(api.status.item.text, /\$\(zap\)/);
