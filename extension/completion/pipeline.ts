@@ -165,7 +165,9 @@ export class CompletionPipeline {
     try {
       const s = this.deps.settings();
       const result = await engine.complete(
-        { prompt: this.promptFor(req, s).prompt, maxTokens: 1, threshold: effectiveThreshold(s), temperature: 0 },
+        // heal as the suggestion will: the engine builds its healing index here, in the background, and caches
+        // exactly the backed-up prompt the suggestion reuses.
+        { prompt: this.promptFor(req, s).prompt, maxTokens: 1, threshold: effectiveThreshold(s), temperature: 0, heal: true },
         { signal: ctrl.signal, record: false, background: true });
       const gone = this.stale(my, ctrl) ?? (result.finishReason === 'cancelled' ? 'cancelled' : undefined);
       if (gone) return gone;

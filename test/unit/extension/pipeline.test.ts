@@ -137,6 +137,7 @@ describe('completion pipeline', () => {
       const at = { ...req(lines), filename: 'a.py' };
       assert.strictEqual(await p.prime(at, new AbortController().signal), 'primed');
       assert.deepStrictEqual([e.requests[0].maxTokens, e.options[0].background, e.options[0].record], [1, true, false]);
+      assert.strictEqual(e.requests[0].heal, true, 'primes the healed prompt the suggestion will reuse');
       assert.deepStrictEqual([results.length, p.cache.size, p.primes], [0, 0, 1]);
       await p.provide(at, new AbortController().signal);
       assert.ok(e.requests[0].prompt!.startsWith('<filename>a.py\n') && e.requests[0].prompt!.length < lines.length, 'budgeted');
