@@ -104,6 +104,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     dtype: str = "float32"  # compute dtype of the frozen base; bfloat16 is ~2x faster on AVX512-BF16/AMX CPUs
+    device: str = "auto"  # auto | cpu | cuda (runtime.py); on CUDA the forward runs under bf16 autocast
     checkpoint_every: int = 25
     deltas_dir: str = "deltas"
     runs_dir: str = "../runs"
@@ -118,6 +119,7 @@ class TrainConfig:
         _check(self.kind != "static" or bool(self.static_mask_file),
                "kind=static needs --static-mask-file (a static_mask.json from the ShortGPT code)")
         _check(self.dtype in ("float32", "bfloat16"), f"dtype must be float32 or bfloat16, got {self.dtype!r}")
+        _check(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
         _check(self.threads >= 1, f"threads must be >= 1, got {self.threads}")
         _check(self.checkpoint_every >= 1, f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
         self.data.validate()

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import LlamaForCausalLM
+
+from .runtime import gumbel_hard
 
 Mode = Literal["dense", "gumbel", "hard", "static"]
 EXECUTE, SKIP = 0, 1  # router logit indices
@@ -32,6 +33,9 @@ class LayerRouter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = x.float()
+        if torch.is_autocast_enabled(x.device.type):  # CUDA training (runtime.py): keep the routers in fp32
+            with torch.autocast(x.device.type, enabled=False):
+                return self.attn(x), self.mlp(x)
         return self.attn(x), self.mlp(x)  # each [B, S, 2]
 
 
@@ -54,6 +58,9 @@ class SkipLlama(nn.Module):
         cfg._attn_implementation = "sdpa"
         self.base = base
         self.routers = nn.ModuleList(LayerRouter(cfg.hidden_size) for _ in range(cfg.num_hidden_layers))
+        # Data-parallel training (runtime.py) sets the rows of the global batch this process holds, so Gumbel noise
+        # is drawn for the global batch and N processes sample what one would. None = this process has all rows.
+        self.row_shard = None
 
     @property
     def config(self):
@@ -90,7 +97,7 @@ class SkipLlama(nn.Module):
         for i, layer in enumerate(model.layers[: self.num_layers]):
             la, lm = self.routers[i](h)
             p = torch.stack([la.softmax(-1)[..., EXECUTE], lm.softmax(-1)[..., EXECUTE]], dim=-1)  # [B,S,2]
-            g = self._gate(mode, la, lm, p, tau, threshold, static_mask, i)
+            g = self._gate(mode, la, lm, p, tau, threshold, static_mask, i, self.row_shard)
             a, _ = layer.self_attn(
                 hidden_states=layer.input_layernorm(h), attention_mask=None, position_ids=pos,
                 position_embeddings=pos_emb,
@@ -104,12 +111,12 @@ class SkipLlama(nn.Module):
         return RoutedOutput(logits, torch.stack(gates, dim=2), torch.stack(probs, dim=2))
 
     @staticmethod
-    def _gate(mode, la, lm, p, tau, threshold, static_mask, i) -> torch.Tensor:
+    def _gate(mode, la, lm, p, tau, threshold, static_mask, i, shard=None) -> torch.Tensor:
         if mode == "dense":
             return torch.ones_like(p)
         if mode == "gumbel":
-            ga = F.gumbel_softmax(la, tau=tau, hard=True)[..., EXECUTE]
-            gm = F.gumbel_softmax(lm, tau=tau, hard=True)[..., EXECUTE]
+            ga = gumbel_hard(la, tau, shard)[..., EXECUTE]
+            gm = gumbel_hard(lm, tau, shard)[..., EXECUTE]
             return torch.stack([ga, gm], dim=-1)
         if mode == "hard":
             return (p >= threshold).to(p.dtype)

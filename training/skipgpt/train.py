@@ -14,22 +14,28 @@ import torch
 
 from .config import ConfigError, DataConfig, Stage1Config, Stage2Config, TrainConfig, load_static_mask
 from .model import SkipLlama
+from .runtime import Runtime, setup
 from .train_loop import CheckpointError, StepResult, TokenStream, lm_loss, load_checkpoint, run_stage, score
 
 
-def sparsity_term(gates: torch.Tensor, target_skip: float) -> tuple[torch.Tensor, torch.Tensor]:
+def sparsity_term(gates: torch.Tensor, target_skip: float,
+                  runtime: Runtime | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """r = mean execute gate over all tokens, layers and both modules (global, count-weighted);
-    returns (|(1 − T) − r|, r). Gates are straight-through, so the term's gradient reaches the routers."""
+    returns (|(1 − T) − r|, r). Gates are straight-through, so the term's gradient reaches the routers.
+    Data-parallel: r takes the value of the global batch's mean (all-reduced), so |·| is applied to the same r as in
+    one process, and the gradient of this rank's rows; DDP's averaging then gives the one-process gradient."""
     r = gates.float().mean()
+    if runtime is not None and runtime.distributed:
+        r = runtime.mean(r) + (r - r.detach())
     return (r - (1.0 - target_skip)).abs(), r
 
 
-def stage1_step(model: SkipLlama, cfg: Stage1Config):
+def stage1_step(model: SkipLlama, cfg: Stage1Config, runtime: Runtime | None = None):
     def step(batch: torch.Tensor, i: int) -> StepResult:
         tau = cfg.tau(i)
         out = model(batch[:, :-1], mode="gumbel", tau=tau)
         ce = lm_loss(out.logits, batch)
-        term, r = sparsity_term(out.gates, cfg.target_skip)
+        term, r = sparsity_term(out.gates, cfg.target_skip, runtime)
         return StepResult(ce + cfg.alpha * term, float(ce.detach()), 1.0 - float(r.detach()), tau)
     return step
 
@@ -67,10 +73,14 @@ def add_lora(model: SkipLlama, cfg: Stage2Config) -> None:
 
 
 def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, resume: bool = False,
-          stop_after: int | None = None, progress: bool = True) -> dict | None:
+          stop_after: int | None = None, progress: bool = True, runtime: Runtime | None = None,
+          deadline: float | None = None) -> dict | None:
     """Runs the configured stages; returns the results dict, or None if `stop_after` interrupted it.
-    `base_model`/`base_info` let tests pass a tiny model instead of loading `cfg.base`."""
+    `base_model`/`base_info` let tests pass a tiny model instead of loading `cfg.base`. `runtime` defaults to
+    `runtime.setup(cfg.device)` (joins the process group under torchrun); only rank 0 writes files. `deadline`
+    (a time.time() value) ends the call like `stop_after` does, after a checkpoint."""
     cfg.validate()
+    rt = runtime or setup(cfg.device)
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     if base_model is None:
@@ -79,7 +89,8 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
         base_model, _, info = load_base(cfg.base)
         base_info = info.to_dict()
     # Routers (and LoRA matrices, which peft keeps in fp32) train in fp32; only the frozen base is cast.
-    model = SkipLlama(base_model.to(getattr(torch, cfg.dtype)))
+    model = SkipLlama(base_model.to(getattr(torch, cfg.dtype))).to(rt.device)
+    model.row_shard = rt.shard(cfg.data.batch_size)
     d = cfg.data
     corpus = Path(d.corpus)
     train_stream, val_stream = TokenStream(corpus / "train.npy"), TokenStream(corpus / "val.npy")
@@ -87,7 +98,7 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     common = dict(batch_size=d.batch_size, seq_len=d.seq_len, seed=cfg.seed, checkpoint_every=cfg.checkpoint_every,
-                  resume=resume, progress=progress)
+                  resume=resume, progress=progress, runtime=rt, deadline=deadline)
     results: dict = {"name": cfg.name, "kind": cfg.kind, "stages": {}}
     stage_meta: dict = {}
 
@@ -104,7 +115,8 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
             for p in model.routers.parameters():
                 p.requires_grad_(True)
             sched = constant() if s1.lr_schedule == "constant" else cosine_with_warmup(s1.steps, 0.05)
-            st, finished = run_stage("stage1", model, train_stream, stage1_step(model, s1), steps=s1.steps,
+            step_fn = stage1_step(rt.wrap(model), s1, rt)  # DDP over the routers only (the rest is frozen)
+            st, finished = run_stage("stage1", model, train_stream, step_fn, steps=s1.steps,
                                      make_sched=sched, lr=s1.lr, weight_decay=s1.weight_decay,
                                      grad_clip=s1.grad_clip, ckpt_path=run_dir / "stage1.ckpt",
                                      stop_after=stop_after, **common)
@@ -113,8 +125,10 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
             stats1 = {"steps": st.steps, "tokens_seen": st.tokens_seen, "wall_s": round(st.wall_s, 1),
                       "train_loss_last10": st.tail_mean("loss"), "train_ce_last10": st.tail_mean("ce"),
                       "train_skip_last10": st.tail_mean("skip"), "history": st.history,
-                      "val": score(model, val_batches, mode="hard", threshold=cfg.stage2.threshold)}
-            torch.save({"routers": model.router_state_dict(), "stats": stats1}, done)
+                      "val": score(model, val_batches, runtime=rt, mode="hard", threshold=cfg.stage2.threshold)}
+            if rt.is_main:
+                torch.save({"routers": {k: v.cpu() for k, v in model.router_state_dict().items()}, "stats": stats1},
+                           done)
             stop_after = None if stop_after is None else max(0, stop_after - st.steps)
         for p in model.routers.parameters():
             p.requires_grad_(False)
@@ -123,19 +137,20 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
         fwd = {"mode": "hard", "threshold": cfg.stage2.threshold}
     elif cfg.kind == "static":
         mask = load_static_mask(cfg.static_mask_file, model.num_layers)
-        fwd = {"mode": "static", "static_mask": mask}
+        fwd = {"mode": "static", "static_mask": mask.to(rt.device)}
         results["static_mask"] = mask.tolist()
     else:
         fwd = {"mode": "dense"}
 
     if cfg.kind == "routed":
-        results["stages"]["stage1"]["val_dense"] = score(model, val_batches, mode="dense")
+        results["stages"]["stage1"]["val_dense"] = score(model, val_batches, runtime=rt, mode="dense")
     s2 = cfg.stage2
     if not cfg.skip_stage2:
         # Re-seed so LoRA init and dropout do not depend on whether stage 1 ran in this call (resume).
         torch.manual_seed(cfg.seed + 1)
         add_lora(model, s2)
-        st, finished = run_stage("stage2", model, train_stream, stage2_step(model, fwd), steps=s2.steps,
+        rt.shard_lora_dropout(model, d.batch_size)  # data-parallel: masks drawn for the global batch
+        st, finished = run_stage("stage2", model, train_stream, stage2_step(rt.wrap(model), fwd), steps=s2.steps,
                                  make_sched=cosine_with_warmup(s2.steps, s2.warmup_frac), lr=s2.lr,
                                  weight_decay=s2.weight_decay, grad_clip=s2.grad_clip,
                                  ckpt_path=run_dir / "stage2.ckpt", stop_after=stop_after, **common)
@@ -143,21 +158,23 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
             return None
         stats2 = {"steps": st.steps, "tokens_seen": st.tokens_seen, "wall_s": round(st.wall_s, 1),
                   "train_loss_last10": st.tail_mean("loss"), "train_skip_last10": st.tail_mean("skip"),
-                  "val": score(model, val_batches, **fwd)}
+                  "val": score(model, val_batches, runtime=rt, **fwd)}
         results["stages"]["stage2"] = stats2
         stage_meta["stage2"] = {**stats2, "history": st.history}
-    write_deltas(cfg, model, base_info or {}, results, stage_meta)
+    if rt.is_main:
+        write_deltas(cfg, model, base_info or {}, results, stage_meta, rt.describe())
     return results
 
 
-def write_deltas(cfg: TrainConfig, model: SkipLlama, base_info: dict, results: dict, stage_meta: dict) -> Path:
+def write_deltas(cfg: TrainConfig, model: SkipLlama, base_info: dict, results: dict, stage_meta: dict,
+                 runtime_info: dict | None = None) -> Path:
     """training/deltas/<name>/: routers.safetensors (routed), lora/ (peft adapter), config.json, results.json."""
     from safetensors.torch import save_file
 
     out = cfg.out_dir
     out.mkdir(parents=True, exist_ok=True)
     if cfg.kind == "routed":
-        save_file(model.router_state_dict(), str(out / "routers.safetensors"))
+        save_file({k: v.cpu() for k, v in model.router_state_dict().items()}, str(out / "routers.safetensors"))
     if not cfg.skip_stage2:
         if cfg.stage2.save_dtype == "float16":
             for n, p in model.base.named_parameters():
@@ -166,6 +183,7 @@ def write_deltas(cfg: TrainConfig, model: SkipLlama, base_info: dict, results: d
         model.base.save_pretrained(str(out / "lora"))
     config = {"format": "skipgpt-deltas", "version": 1, "training": cfg.to_dict(), "base": base_info,
               "seed": cfg.seed, "threads": cfg.threads,
+              "runtime": runtime_info or {"device": "cpu", "world_size": 1},
               "stages": {k: {x: v[x] for x in ("steps", "tokens_seen", "wall_s")} for k, v in stage_meta.items()},
               "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "config.json").write_text(json.dumps(config, indent=1))
@@ -198,6 +216,9 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                    help="compute dtype of the frozen base (bfloat16: faster on CPUs with AVX512-BF16/AMX)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="auto = cuda if available; CUDA runs under bf16 autocast. More processes: launch with "
+                        "torchrun --nproc_per_node N -m skipgpt train ... (the global --batch-size is split)")
     p.add_argument("--checkpoint-every", type=int, default=25)
     p.add_argument("--deltas-dir", default="deltas")
     p.add_argument("--runs-dir", default="../runs")
@@ -210,7 +231,7 @@ def run(args) -> int:
     cfg = TrainConfig(
         name=args.name, kind="routed" if not args.lora_only else args.lora_only, base=args.base,
         static_mask_file=args.static_mask_file, skip_stage2=args.routers_only, seed=args.seed,
-        threads=args.threads, dtype=args.dtype,
+        threads=args.threads, dtype=args.dtype, device=args.device,
         checkpoint_every=args.checkpoint_every, deltas_dir=args.deltas_dir, runs_dir=args.runs_dir,
         data=DataConfig(corpus=args.corpus, seq_len=args.seq_len, batch_size=args.batch_size,
                         val_batches=args.val_batches),
@@ -225,11 +246,22 @@ def run(args) -> int:
     if cfg.run_dir.exists() and any(cfg.run_dir.glob("*.ckpt")) and not args.resume:
         print(f"error: {cfg.run_dir} already holds checkpoints; pass --resume to continue or delete it")
         return 2
+    from .runtime import DeviceError, teardown
+
     try:
-        res = train(cfg, resume=args.resume, stop_after=args.stop_after)
+        rt = setup(cfg.device)
+    except DeviceError as e:
+        print(f"error: {e}")
+        return 2
+    try:
+        res = train(cfg, resume=args.resume, stop_after=args.stop_after, runtime=rt)
     except CheckpointError as e:
         print(f"error: {e}")
         return 2
+    finally:
+        teardown()
+    if not rt.is_main:  # rank 0 reports (and wrote the files)
+        return 0
     if res is None:
         print(f"stopped after {args.stop_after} steps; continue with --resume")
         return 0

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .model import SkipLlama
+from .runtime import Runtime
 
 
 class TokenStream:
@@ -77,9 +78,15 @@ def trainable(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
 def run_stage(name: str, model: SkipLlama, stream: TokenStream, step_fn: Callable[[torch.Tensor, int], StepResult],
               *, steps: int, make_sched: Callable, lr: float, weight_decay: float, grad_clip: float,
               batch_size: int, seq_len: int, seed: int, ckpt_path: Path, checkpoint_every: int, resume: bool,
-              stop_after: int | None = None, progress: bool = True) -> tuple[StageStats, bool]:
-    """Train until `steps`; returns (stats, finished). `stop_after` ends the call early (tests, time-slicing)."""
+              stop_after: int | None = None, progress: bool = True, runtime: Runtime | None = None,
+              deadline: float | None = None) -> tuple[StageStats, bool]:
+    """Train until `steps`; returns (stats, finished). `stop_after` ends the call early (tests, time-slicing);
+    so does `deadline` (time.time() value; the state at that step is checkpointed, so --resume continues).
+    `runtime` (runtime.py): device, autocast and data-parallel rank; batches are drawn whole (the global batch) on
+    every rank and sliced, only rank 0 writes checkpoints and shows progress. None = one CPU process."""
     from tqdm import tqdm
+
+    rt = runtime or Runtime(torch.device("cpu"))
 
     params = trainable(model)
     if not params:
@@ -101,15 +108,21 @@ def run_stage(name: str, model: SkipLlama, stream: TokenStream, step_fn: Callabl
         stats = StageStats(**ck["stats"])
         start = ck["step"]
     model.train()
-    bar = tqdm(total=steps, initial=start, desc=name, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(total=steps, initial=start, desc=name, disable=not (progress and rt.is_main), dynamic_ncols=True)
     t0 = time.perf_counter() - stats.wall_s
     step = start
     while step < steps:
         if stop_after is not None and step - start >= stop_after:
             break
+        if deadline is not None and step > start and rt.any(time.time() >= deadline):  # all ranks stop together
+            if rt.is_main and step % checkpoint_every:
+                save_checkpoint(ckpt_path, params, opt, sched, step, stats)
+            break
         rng = np.random.default_rng([seed, hash_stage(name), step])
         batch = stream.batch(rng, batch_size, seq_len)
-        res = step_fn(batch, step)
+        rt.seed_step(seed, hash_stage(name), step)
+        with rt.autocast():
+            res = step_fn(rt.local_batch(batch), step)
         opt.zero_grad(set_to_none=True)
         res.loss.backward()
         torch.nn.utils.clip_grad_norm_(list(params.values()), grad_clip)
@@ -119,15 +132,17 @@ def run_stage(name: str, model: SkipLlama, stream: TokenStream, step_fn: Callabl
         stats.steps = step
         stats.tokens_seen += batch.shape[0] * (batch.shape[1] - 1)
         stats.wall_s = time.perf_counter() - t0
-        row = {"step": step, "loss": float(res.loss.detach()), "ce": res.ce, "skip": res.skip,
-               "lr": sched.get_last_lr()[0]}
+        loss, ce, skip = float(res.loss.detach()), res.ce, res.skip
+        if rt.distributed:  # log the global batch's means (equal row counts per rank)
+            loss, ce, skip = rt.mean(torch.tensor([loss, ce, skip], dtype=torch.float64, device=rt.device)).tolist()
+        row = {"step": step, "loss": loss, "ce": ce, "skip": skip, "lr": sched.get_last_lr()[0]}
         if res.tau is not None:
             row["tau"] = res.tau
         stats.history.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.3f}", skip=f"{res.skip:.3f}",
+        bar.set_postfix(loss=f"{row['loss']:.3f}", skip=f"{skip:.3f}",
                         **({"tau": f"{res.tau:.2f}"} if res.tau is not None else {}))
         bar.update()
-        if step % checkpoint_every == 0 or step == steps:
+        if (step % checkpoint_every == 0 or step == steps) and rt.is_main:
             save_checkpoint(ckpt_path, params, opt, sched, step, stats)
     bar.close()
     return stats, step >= steps
@@ -169,15 +184,19 @@ def save_checkpoint(path: Path, params, opt, sched, step: int, stats: StageStats
 
 
 @torch.no_grad()
-def score(model: SkipLlama, batches: list[torch.Tensor], **fwd) -> dict:
-    """Mean CE and per-layer skip rates [L][2] on fixed batches (hard decisions, no sampling)."""
+def score(model: SkipLlama, batches: list[torch.Tensor], *, runtime: Runtime | None = None, **fwd) -> dict:
+    """Mean CE and per-layer skip rates [L][2] on fixed batches (hard decisions, no sampling). Every rank scores
+    all batches (no collectives, the same numbers everywhere)."""
     if not batches:
         return {}
+    rt = runtime or Runtime(torch.device("cpu"))
     was_training = model.training
     model.eval()
     ces, skips = [], []
     for b in batches:
-        out = model(b[:, :-1], **fwd)
+        b = b.to(rt.device)
+        with rt.autocast():
+            out = model(b[:, :-1], **fwd)
         ces.append(float(lm_loss(out.logits, b)))
         skips.append(1.0 - out.gates.float().mean(dim=(0, 1)))  # [L, 2]
     model.train(was_training)
