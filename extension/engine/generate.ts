@@ -3,7 +3,7 @@
 // cancellation between tokens, prompt-lookup speculative decoding (greedy), and a routing trace for every prompt
 // and generated token.
 import { join } from 'node:path';
-import { Detokenizer } from './tokenizer';
+import { clipForTokens, Detokenizer } from './tokenizer';
 import type { CompleteRequest, CompleteResult, FinishReason, RoutingTrace, TokenTrace } from './protocol';
 import type { ModelRunner, StepResult } from './runner';
 import { addedTokenIds, Healer, healVocabFor, planHealing } from './healing';
@@ -61,11 +61,14 @@ export class Generator {
     if (req.ids) return req.ids.length > 0 ? [...req.ids] : [st.bos_id ?? st.eos_id];
     const fim = st.fim ? fimIds(st.fim) : undefined;
     let ids: number[];
+    // Only this many characters can reach the model's positions: cut before tokenizing (a huge file costs nothing).
+    const chars = this.runner.manifest.dims.max_positions * tok.maxTokenChars;
     if (req.prefix !== undefined && req.suffix !== undefined && fim) {
-      ids = [fim.prefix, ...tok.encode(req.prefix), fim.suffix, ...tok.encode(req.suffix), fim.middle];
+      ids = [fim.prefix, ...tok.encode(clipForTokens(req.prefix, chars, 'end')), fim.suffix,
+        ...tok.encode(clipForTokens(req.suffix, chars, 'start')), fim.middle];
     } else {
       // Without FIM tokens the model only sees the text before the cursor; the suffix cannot be used.
-      ids = tok.encode(req.prompt ?? req.prefix ?? '');
+      ids = tok.encode(clipForTokens(req.prompt ?? req.prefix ?? '', chars, 'end'));
     }
     // An empty document still needs one token to predict from.
     return ids.length > 0 ? ids : [st.bos_id ?? st.eos_id];

@@ -6,7 +6,10 @@ import { readFileSync } from 'node:fs';
 import { jsonProblem } from './manifest';
 
 export class TextTokenizer {
-  private constructor(private readonly tok: Tokenizer, readonly addSpecialTokens: boolean) {}
+  private longest?: number;
+
+  /** `exact`: one token never covers more input characters than its vocabulary entry has (see maxTokenChars). */
+  private constructor(private readonly tok: Tokenizer, readonly addSpecialTokens: boolean, private readonly exact: boolean) {}
 
   /**
    * Load tokenizer.json. `config` plays the role of tokenizer_config.json (the model folder has none): code
@@ -28,7 +31,8 @@ export class TextTokenizer {
     }
     try {
       const tok = new Tokenizer(json as object, { clean_up_tokenization_spaces: false, ...opts.config });
-      return new TextTokenizer(tok, opts.addSpecialTokens ?? false);
+      const j = json as { normalizer?: unknown; model?: { type?: string } };
+      return new TextTokenizer(tok, opts.addSpecialTokens ?? false, !j.normalizer && j.model?.type === 'BPE');
     } catch (e) {
       throw new Error(`tokenizer: ${path} is not a usable Hugging Face tokenizer.json: ${(e as Error).message}`);
     }
@@ -47,10 +51,40 @@ export class TextTokenizer {
     return this.tok.token_to_id(token);
   }
 
+  /**
+   * The most input characters one token can stand for (computed once): its longest vocabulary entry. Byte-level BPE
+   * entries spell each input byte with one character, so an entry is never shorter than the text it covers. A
+   * normalizer (NFC folds characters together) or another model type (WordPiece's [UNK] stands for a whole word)
+   * voids that, so those get a wide margin instead.
+   */
+  get maxTokenChars(): number {
+    if (this.longest === undefined) {
+      let n = 1;
+      for (const t of this.tok.get_vocab(true).keys()) n = Math.max(n, t.length);
+      for (const t of this.tok.get_added_tokens_decoder().values()) n = Math.max(n, t.content.length);
+      this.longest = this.exact ? n : Math.max(n, 128) * 4;
+    }
+    return this.longest;
+  }
+
   /** The text of each id on its own (for the inspector; may show partial UTF-8 as U+FFFD). */
   pieces(ids: readonly number[]): string[] {
     return ids.map((id) => this.decode([id]));
   }
+}
+
+/**
+ * The part of `text` that can matter when at most `maxChars` characters can reach the model (max_positions ×
+ * maxTokenChars): the last maxChars characters (`keep: 'end'`: the text before the cursor) or the first (`'start'`: the
+ * text after it). Cutting before tokenizing keeps a huge file from costing minutes and gigabytes (or V8's life). A cut
+ * never splits a surrogate pair (the half is dropped), so the result is at most maxChars long.
+ */
+export function clipForTokens(text: string, maxChars: number, keep: 'start' | 'end'): string {
+  if (text.length <= maxChars) return text;
+  const low = (i: number) => (text.charCodeAt(i) & 0xfc00) === 0xdc00, high = (i: number) => (text.charCodeAt(i) & 0xfc00) === 0xd800;
+  if (keep === 'start') return text.slice(0, high(maxChars - 1) && low(maxChars) ? maxChars - 1 : maxChars);
+  const start = text.length - maxChars;
+  return text.slice(low(start) && high(start - 1) ? start + 1 : start);
 }
 
 /** How many earlier tokens to decode along with the new ones (enough for spacing rules of the decoders). */
