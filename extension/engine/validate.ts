@@ -41,6 +41,7 @@ const RULES: Record<keyof CompleteRequest, Rule> = {
   stop: [() => 'an array of non-empty strings', (v) => Array.isArray(v)],
   reusePrefix: [() => 'a boolean', (v) => typeof v === 'boolean'],
   draftTokens: [() => 'an integer >= 0', (v) => isInt(v) && v >= 0],
+  heal: [() => 'a boolean', (v) => typeof v === 'boolean'],
 };
 
 /** Throw an Error naming the first bad field of `req`; returns it typed when every field is valid. */
