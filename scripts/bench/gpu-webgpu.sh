@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Dense vs routed decode speed on WebGPU (and CPU on the same box, for reference), for a machine with a GPU.
-# Not run in this project yet: the development box has no GPU. Prepared so that a GPU check is one command:
+# Not run on a real GPU yet (no GPU machine was lent to a session so far; it runs on Mesa's software Vulkan device
+# here, which checks it works, not its speed). Prepared so that a GPU check is one command:
 #   bash scripts/bench/gpu-webgpu.sh [OUT_DIR]
 # Needs on the GPU machine: node >= 20 on PATH, the repo with node_modules/onnxruntime-node (linux-x64 binaries)
 # and a built out/ (`npm run build` here, then carry out/), the Vulkan loader (libvulkan.so.1) for Dawn, and a
@@ -26,7 +27,20 @@ if [ ! -f "$MODEL/manifest.json" ]; then
   "$PY" scripts/bench/make_random_routed_model.py "$MODEL" --random-base 2>&1 | tail -3
 fi
 
+# Parity first: auto's probe (dense, default and all-skipped thresholds; greedy tokens and top logits) on the GPU
+# graph (model.gpu.onnx, skip mode if) vs the CPU graph (model.onnx, gather), as the extension's `auto` compares them.
+MODEL="$MODEL" node -e '
+const { ModelRunner } = require("./out/extension/engine/runner");
+const { probe, parityProblem } = require("./out/extension/engine/probe");
+(async () => {
+  const cpu = await ModelRunner.loadOn(process.env.MODEL, "cpu"), gpu = await ModelRunner.loadOn(process.env.MODEL, "webgpu");
+  const a = await probe(cpu, cpu.loadMs), b = await probe(gpu, gpu.loadMs);
+  console.log(`parity webgpu vs cpu: ${parityProblem(a, b) ?? "ok"}; decode step ms: cpu ${a.stepMs.toFixed(2)}, webgpu ${b.stepMs.toFixed(2)}`);
+})().catch((e) => { console.log("parity check failed:", e.message); process.exitCode = 1; });' 2>&1 | grep -v '^Warning' | tee "$OUT/parity.txt"
+
 # Thresholds: 0 = dense, 0.5/0.6 = mixed skipping (random routers), 2 = every sublayer skipped (upper bound).
+# WebGPU runs the folder's GPU graph (skip mode if: a fully skipped sublayer is one If with an Identity branch),
+# the CPU its gather graph (docs/EXPORT.md, "GPU graph").
 for EP in webgpu cpu; do
   THREADS=$([ "$EP" = cpu ] && nproc || echo 1)
   node scripts/bench/routing.mjs --model "$MODEL" --ep "$EP" --threads "$THREADS" --thresholds 0,0.5,0.6,2 \

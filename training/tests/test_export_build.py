@@ -84,8 +84,8 @@ def test_build_matches_unmerged_pytorch(tmp_path, base_dir, monkeypatch):
     monkeypatch.setattr(loader, "load_base", load_like_gguf)
     deltas, ref_model = make_deltas(tmp_path, base_dir)
     out = build(str(base_dir), deltas, tmp_path / "models" / "tiny-built", greedy_steps=4, log=lambda *_: None)
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.onnx", "model.onnx.data",
-                                                     "parity.json", "tokenizer.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.gpu.onnx", "model.onnx",
+                                                     "model.onnx.data", "parity.json", "tokenizer.json"]
     assert [p.name for p in out.parent.iterdir()] == ["tiny-built"]  # temp folder cleaned up
     man = read_manifest(out)
     assert [d.name for d in man.provenance.deltas] == [f"{deltas.name}/routers.safetensors", f"{deltas.name}/lora"]
