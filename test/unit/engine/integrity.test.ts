@@ -86,7 +86,10 @@ describe('engine/integrity', () => {
     const m = JSON.parse(readFileSync(join(tinyDir, 'manifest.json'), 'utf8'));
     delete m.integrity;
     assert.doesNotThrow(() => parseManifest(m));
-    assert.doesNotThrow(() => readModelFolder(tinyDir));  // with its own "integrity" too, once the exporter writes one
+    assert.doesNotThrow(() => readModelFolder(tinyDir));
+    // The exporter's entries in the committed fixture agree with the definition written out above.
+    const fixture = JSON.parse(readFileSync(join(tinyDir, 'manifest.json'), 'utf8'));
+    for (const [name, e] of Object.entries(fixture.integrity ?? {})) assert.deepStrictEqual(e, entry(join(tinyDir, name)), name);
   });
 
   it('sampleSha256 follows the definition: whole file up to 1 MiB, 16 spread 64 KiB blocks above', () => {

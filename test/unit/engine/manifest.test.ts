@@ -62,16 +62,23 @@ describe('engine load errors on damaged model folders', () => {
     await assert.rejects(ModelRunner.load(tmp.dir), /manifest\.json: not valid JSON/);
   });
 
+  // Damaged files: the manifest's "integrity" names them; an older folder without it gets onnxruntime's refusal.
+  const withoutIntegrity = () => { const m = good(); delete m.integrity; writeFileSync(join(tmp.dir, 'manifest.json'), JSON.stringify(m)); };
+
   it('corrupt model.onnx', async () => {
     const p = join(tmp.dir, 'model.onnx');
     const bytes = readFileSync(p);
     writeFileSync(p, bytes.subarray(0, Math.floor(bytes.length / 3)));
+    if (good().integrity) await assert.rejects(ModelRunner.load(tmp.dir), /model\.onnx is \d+ bytes, the manifest says \d+.*rebuild/);
+    withoutIntegrity();
     await assert.rejects(ModelRunner.load(tmp.dir, { executionProvider: 'cpu' }), /cannot load .*model\.onnx.*rebuild/);
   });
 
   it('truncated weights file', async () => {
     const p = join(tmp.dir, 'model.onnx.data');
     writeFileSync(p, readFileSync(p).subarray(0, 1000));
+    if (good().integrity) await assert.rejects(ModelRunner.load(tmp.dir), /model\.onnx\.data is 1000 bytes.*rebuild/);
+    withoutIntegrity();
     await assert.rejects(ModelRunner.load(tmp.dir, { executionProvider: 'cpu' }), /cannot load .*rebuild/);
   });
 

@@ -15,10 +15,7 @@ describe('engine/manifest: files stay inside the model folder', () => {
   beforeEach(() => {
     tmp = mkdtempSync(join(tmpdir(), 'skipgpt-paths-'));
     model = join(tmp, 'model');
-    mkdirSync(model);
-    for (const f of ['manifest.json', 'model.onnx', 'model.onnx.data', 'tokenizer.json', 'parity.json']) {
-      cpSync(join(tinyDir, f), join(model, f));
-    }
+    cpSync(tinyDir, model, { recursive: true });
     cpSync(tinyDir, join(tmp, 'other'), { recursive: true });
   });
   afterEach(() => rmSync(tmp, { recursive: true, force: true }));
