@@ -11,6 +11,7 @@ const nodeExternal = ['vscode', 'onnxruntime-node', 'node-llama-cpp'];
 const bundles = [
   { in: 'extension/extension.ts', out: 'dist/extension.js', platform: 'node' },
   { in: 'extension/engine/process.ts', out: 'dist/engine-process.js', platform: 'node' },
+  { in: 'extension/engine/probe-main.ts', out: 'dist/engine-probe.js', platform: 'node' },
   { in: 'extension/engine/cli.ts', out: 'dist/cli.js', platform: 'node', banner: '#!/usr/bin/env node' },
   { in: 'webview/panel/main.ts', out: 'dist/webview/panel.js', platform: 'browser' },
   { in: 'webview/inspector/main.ts', out: 'dist/webview/inspector.js', platform: 'browser' },
