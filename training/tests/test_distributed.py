@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 
-from skipgpt import gpu_run
+from skipgpt import gpu_pack, gpu_run
 from skipgpt.config import DataConfig, Stage1Config, Stage2Config, TrainConfig
 from skipgpt.model import tiny_llama
 from skipgpt.runtime import DeviceError, RowShard, ShardedDropout, gumbel_hard, resolve_device
@@ -123,9 +123,9 @@ def test_gpu_pack_round_trip_and_damage(tmp_path):
     (lib / "__init__.py").write_text("X = 1\n")
     (lib / "sub" / "m.py").write_text("Y = 2\n")
     out = tmp_path / "pack"
-    m = gpu_run.pack(base, corpus, out, parts=3, part_mib=0.1, pylib=lib)
+    m = gpu_pack.pack(base, corpus, out, parts=3, part_mib=0.1, pylib=lib)
     assert len(m["parts"]) == 3 and all(p["bytes"] <= 0.1 * (1 << 20) for p in m["parts"])
-    dest = gpu_run.unpack(out)
+    dest = gpu_pack.unpack(out)
     assert (dest / "base.gguf").read_bytes() == base.read_bytes()
     assert (dest / "pylib" / "gguf" / "sub" / "m.py").read_text() == "Y = 2\n"
     tr = np.load(dest / "corpus" / "train.npy")
@@ -135,8 +135,8 @@ def test_gpu_pack_round_trip_and_damage(tmp_path):
     good = (out / "part-2").read_bytes()
     (out / "part-2").write_bytes(b"x" + good[1:])
     with pytest.raises(ValueError, match="part-2 does not match"):
-        gpu_run.unpack(out)
+        gpu_pack.unpack(out)
     (out / "part-2").write_bytes(good)
     (out / "part-3").unlink()
     with pytest.raises(FileNotFoundError, match="part-3 is missing"):
-        gpu_run.unpack(out)
+        gpu_pack.unpack(out)
