@@ -128,7 +128,7 @@ describe('engine process: crashes, restart, dispose, failed loads', function () 
     assert.strictEqual((await client.restart())?.modelDir, tinyDir);
   });
 
-  it('the default model: restart() and dispose() mid-completion, then the same completion again', async function () {
+  it('the default model: cancel within a token; restart() and dispose() mid-completion, then the same completion again', async function () {
     if (!existsSync(join(defaultModelDir, 'manifest.json'))) {
       console.log(`    (skipped: ${defaultModelDir} not built; run \`npm run model\` first)`);
       this.skip();
@@ -136,6 +136,11 @@ describe('engine process: crashes, restart, dispose, failed loads', function () 
     const client = await loaded(defaultModelDir, enginePath);
     const req: CompleteRequest = { prompt: 'def fibonacci(n):\n    ', maxTokens: 12, reusePrefix: false };
     const before = await client.complete(req);
+    // Cancel within a token: the abort goes out at the first token; the engine reads it before its next step.
+    const ac = new AbortController();
+    const cut = await client.complete({ ...req, maxTokens: 200 }, { signal: ac.signal, onToken: () => ac.abort() });
+    assert.strictEqual(cut.finishReason, 'cancelled');
+    assert.ok(cut.tokens.length <= 2, `${cut.tokens.length} tokens after an abort at the first`);
     let restarting: Promise<unknown> | undefined;
     await assert.rejects(client.complete({ ...req, maxTokens: 200 }, { onToken: () => { restarting ??= client.restart(); } }),
       /engine restarted/);
