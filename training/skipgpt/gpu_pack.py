@@ -52,8 +52,9 @@ def _sha256(path: Path) -> str:
 
 
 def pack(base: Path, corpus: Path, out: Path, *, parts: int = 2, part_mib: float = 60.0,
-         train_tokens: int | None = None, pylib: Path | None = None) -> dict:
-    """Write out/part-N (≤ part_mib MiB each) holding a tar of base.gguf, corpus/{val,train}.npy and pylib/gguf, plus
+         train_tokens: int | None = None, pylib: list[Path] = ()) -> dict:
+    """Write out/part-N (≤ part_mib MiB each) holding a tar of base.gguf, corpus/{val,train}.npy and each folder of
+    `pylib` as pylib/<name>/ (a package and its .dist-info: transformers reads the version from the metadata), plus
     out/manifest.json. The train slice is the first `train_tokens` tokens, or as many as fill `parts` parts."""
     import io
 
@@ -65,10 +66,11 @@ def pack(base: Path, corpus: Path, out: Path, *, parts: int = 2, part_mib: float
     limit = int(part_mib * MIB)
     train = np.load(corpus / "train.npy", mmap_mode="r")
     files = [(base, "base.gguf"), (corpus / "val.npy", "corpus/val.npy")]
-    if pylib is not None:
-        files += [(f, "pylib/gguf/" + f.relative_to(pylib).as_posix()) for f in sorted(pylib.rglob("*"))
-                  if f.is_file() and "__pycache__" not in f.parts and "scripts" not in f.relative_to(pylib).parts]
-    fixed = sum(f.stat().st_size + 1024 for f, _ in files) + 16 * 1024  # + headers, padding and end blocks
+    for lib in pylib:
+        files += [(f, f"pylib/{lib.name}/" + f.relative_to(lib).as_posix()) for f in sorted(lib.rglob("*"))
+                  if f.is_file() and "__pycache__" not in f.parts and "scripts" not in f.relative_to(lib).parts]
+    # Per file: ustar header + padding + a pax header (float mtimes) ≤ 4 KiB; then the train header and end blocks.
+    fixed = sum(f.stat().st_size + 4096 for f, _ in files) + 16 * 1024
     room = (parts * limit - fixed) // 2
     n = min(len(train), train_tokens if train_tokens is not None else room)
     if n < 1024:

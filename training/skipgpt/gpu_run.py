@@ -215,13 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     a = build_parser().parse_args(argv)
     if a.cmd == "run":
         return run(a)
-    import importlib.util
+    import importlib.metadata
 
     from .loader import resolve_source
 
     _, base = resolve_source(a.base)
-    spec = importlib.util.find_spec("gguf")
-    pylib = Path(list(spec.submodule_search_locations)[0]) if spec else None
+    # The `gguf` package and its .dist-info (the GPU machine has neither; transformers checks the installed version).
+    dist = importlib.metadata.distribution("gguf")
+    pkg = Path(dist.locate_file("gguf"))
+    pylib = [pkg, *pkg.parent.glob(f"gguf-{dist.version}.dist-info")]
     m = pack(base, Path(a.corpus), Path(a.out), parts=a.parts, part_mib=a.part_mib, train_tokens=a.train_tokens,
              pylib=pylib)
     out = Path(a.out).resolve()

@@ -118,16 +118,21 @@ def test_gpu_pack_round_trip_and_damage(tmp_path):
     base = tmp_path / "base.gguf"
     base.write_bytes(os.urandom(150_000))
     corpus = gpu_run.random_corpus(tmp_path / "corpus", 256, 40_000)
-    lib = tmp_path / "lib"
+    lib = tmp_path / "gguf"
     (lib / "sub").mkdir(parents=True)
     (lib / "__init__.py").write_text("X = 1\n")
     (lib / "sub" / "m.py").write_text("Y = 2\n")
+    (tmp_path / "gguf-9.9.dist-info").mkdir()
+    (tmp_path / "gguf-9.9.dist-info" / "METADATA").write_text("Name: gguf\nVersion: 9.9\n")
     out = tmp_path / "pack"
-    m = gpu_pack.pack(base, corpus, out, parts=3, part_mib=0.1, pylib=lib)
+    m = gpu_pack.pack(base, corpus, out, parts=3, part_mib=0.1, pylib=[lib, tmp_path / "gguf-9.9.dist-info"])
     assert len(m["parts"]) == 3 and all(p["bytes"] <= 0.1 * (1 << 20) for p in m["parts"])
     dest = gpu_pack.unpack(out)
     assert (dest / "base.gguf").read_bytes() == base.read_bytes()
     assert (dest / "pylib" / "gguf" / "sub" / "m.py").read_text() == "Y = 2\n"
+    found = subprocess.run([sys.executable, "-c", "import sys, importlib.metadata as m; sys.path.insert(0, sys.argv[1]);"
+                            " print(m.version('gguf'))", str(dest / "pylib")], capture_output=True, text=True)
+    assert found.stdout.strip() == "9.9", found.stderr  # what transformers' GGUF check reads
     tr = np.load(dest / "corpus" / "train.npy")
     assert len(tr) == m["train_tokens"] and np.array_equal(tr, np.load(corpus / "train.npy")[:len(tr)])
     assert np.array_equal(np.load(dest / "corpus" / "val.npy"), np.load(corpus / "val.npy"))
