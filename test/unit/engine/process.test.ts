@@ -2,9 +2,11 @@
 // stderr line, a non-zero exit) end only the engine, reject the request with the signal/code, emit 'crash', and
 // restart() gives a fresh process with the last model; restart()/dispose() while a completion runs (issue 13 row 1)
 // settle it as "engine restarted"/"engine disposed" and end the old process; a stuck engine is killed after the
-// deadline; a bad load() keeps the good model serving (issue 13 row 6). Once also with the default model.
+// deadline; a bad load() keeps the good model serving (issue 13 row 6); no engine outlives its host. Once also
+// with the default model.
 import * as assert from 'node:assert';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineClient } from '../../../extension/engine/client';
@@ -17,6 +19,10 @@ const ids = (r: { tokens: { id: number }[] }) => r.tokens.map((t) => t.id);
 
 function gone(pid: number): boolean {
   try { process.kill(pid, 0); return false; } catch { return true; }
+}
+/** Exited but not yet reaped (its parent was killed; init reaps it). */
+function zombie(pid: number): boolean {
+  try { return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z') ?? false; } catch { return true; }
 }
 
 describe('engine process: crashes, restart, dispose, failed loads', function () {
@@ -126,6 +132,28 @@ describe('engine process: crashes, restart, dispose, failed loads', function () 
     assert.deepStrictEqual(ids(await client.complete({ ...REQ, maxTokens: 8 })), ids(before));
     // restart() reloads the last model that DID load
     assert.strictEqual((await client.restart())?.modelDir, tinyDir);
+  });
+
+  it('the engine exits by itself when its host dies (SIGKILL of the host)', async () => {
+    const host = spawn(process.execPath, [join(repoRoot, 'out', 'test', 'unit', 'engine', 'telemetry-host.js'), enginePath,
+      tinyDir, '60000'], { stdio: 'ignore' });
+    try {
+      // The engine is the host's child (Linux /proc lists it once forked). An idle engine whose IPC channel closed
+      // ends by itself; process.ts's 'disconnect' handler also ends one that is generating at that moment.
+      const children = `/proc/${host.pid}/task/${host.pid}/children`;
+      let engine = NaN;
+      for (let i = 0; i < 200 && !(engine > 0); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        engine = Number(readFileSync(children, 'utf8').trim().split(/\s+/)[0]);
+      }
+      assert.ok(engine > 0, 'engine process started');
+      host.kill('SIGKILL');
+      let t = 0;
+      while (!gone(engine) && !zombie(engine) && t < 10_000) { await new Promise((r) => setTimeout(r, 50)); t += 50; }
+      assert.ok(gone(engine) || zombie(engine), `engine ${engine} still running ${t} ms after its host died`);
+    } finally {
+      host.kill('SIGKILL');
+    }
   });
 
   it('the default model: cancel within a token; restart() and dispose() mid-completion, then the same completion again', async function () {
