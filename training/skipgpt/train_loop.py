@@ -164,7 +164,7 @@ def load_checkpoint(path: Path) -> dict:
     import pickle
 
     try:
-        return torch.load(path, weights_only=True)
+        return torch.load(path, weights_only=True, map_location="cpu")  # a GPU run can resume on a CPU
     except pickle.UnpicklingError as e:
         # torch's message advises weights_only=False, the very thing to avoid here; keep only its reason line(s).
         detail = " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith(
