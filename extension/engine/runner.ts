@@ -116,7 +116,12 @@ export class ModelRunner {
     const session = await createSession(graph, ep, threads);
     const runner = new ModelRunner(dir, m, tokenizer, session, ep, [...passedOver], threads, performance.now() - started);
     runner.providerReason = reason;
-    runner.checkGraphIo(graph);
+    try {
+      runner.checkGraphIo(graph);
+    } catch (e) {
+      await runner.dispose(); // not a usable model: free the session now
+      throw e;
+    }
     return runner;
   }
 
