@@ -55,9 +55,10 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
                   thresholds: list[float], greedy_steps: int, tokenizer_cases: list[dict], provenance: Provenance,
                   special: SpecialTokens | None = None, skip_mode: str = "gather", quant: str | None = None,
                   gguf_path: Path | None = None, align: int = 65536, logits_vocab: int = 16, log=print,
-                  verify: bool = True, gpu_graph: bool = True) -> Path:
+                  verify: bool = True, gpu_graph: bool = True, calibrate: bool = True) -> Path:
     """Export one SkipLlama into the empty folder `out` and check the ONNX model against the parity file.
-    gpu_graph: also write model.gpu.onnx (skip mode "if", same weights file) for GPU providers (gpu_graph.py)."""
+    gpu_graph: also write model.gpu.onnx (skip mode "if", same weights file) for GPU providers (gpu_graph.py).
+    calibrate: measure skip rate vs threshold on held-out code into manifest router.calibration (calibrate.py)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
     t0 = time.time()
@@ -122,6 +123,10 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
                  propose=lambda prefix, n, thr: proposer.greedy(prefix, n, thr))
     del proposer
     log(f"parity: {len(prompts) * len(thresholds)} cases in {time.time() - t1:.1f}s")
+    if calibrate:  # before the integrity step below; the manifest is not among the files it hashes anyway
+        from .calibrate import calibrate as measure_calibration
+
+        man.router.calibration = measure_calibration(out, weights.dims, log=log)
     # Every file is final now: record size + hashes so the engine can detect a truncated or swapped file.
     man.integrity = {n: FileIntegrity(**v) for n, v in folder_integrity(out, man.files.names()).items()}
     man.write(out)
@@ -136,7 +141,7 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
 
 
 def build(base: str, deltas: Path | None, out: Path, *, quant: str | None = None, name: str | None = None,
-          skip_mode: str = "gather", greedy_steps: int = 32, log=print) -> Path:
+          skip_mode: str = "gather", greedy_steps: int = 32, calibrate: bool = True, log=print) -> Path:
     """CLI entry: load base, apply deltas, export, verify, then atomically move into `out`."""
     from ..loader import load_base, save_tokenizer_json
 
@@ -169,6 +174,7 @@ def build(base: str, deltas: Path | None, out: Path, *, quant: str | None = None
             prompts={k: enc(v) for k, v in REAL_PROMPTS.items()}, thresholds=[0.0, 0.5],
             greedy_steps=greedy_steps, tokenizer_cases=[{"text": t, "ids": enc(t)} for t in REAL_TOKENIZER_TEXTS],
             provenance=prov, special=special, skip_mode=skip_mode, quant=quant, logits_vocab=32, log=log,
+            calibrate=calibrate,
             gguf_path=Path(info.source) if info.kind == "gguf" else None)
         if out.exists():
             out.rmdir()  # empty (checked above)

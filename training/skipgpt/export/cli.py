@@ -23,7 +23,8 @@ def _run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         build(args.base, Path(args.deltas) if args.deltas else None, Path(args.out), quant=args.quant,
-              name=args.name, skip_mode=args.skip_mode, greedy_steps=args.greedy_steps)
+              name=args.name, skip_mode=args.skip_mode, greedy_steps=args.greedy_steps,
+              calibrate=not args.no_calibrate)
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -47,7 +48,13 @@ def register(sub) -> None:
     p.add_argument("--skip-mode", default="gather", choices=["gather", "if", "mask"],
                    help="how the graph skips sublayers (docs/EXPORT.md); default gather")
     p.add_argument("--greedy-steps", type=int, default=32, help="greedy tokens per parity case (default 32)")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="skip the skip-rate calibration (~1 min on 2 cores; without it the engine accepts only "
+                        "thresholds, not skip rates; `python -m skipgpt calibrate --model DIR` adds it later)")
     p.set_defaults(func=_run)
+    from .calibrate import register as register_calibrate
+
+    register_calibrate(sub)  # command: calibrate (an existing folder)
 
 
 def main(argv: list[str] | None = None) -> int:

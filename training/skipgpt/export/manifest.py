@@ -88,11 +88,31 @@ class SpecialTokens:
 
 
 @dataclass
+class CalibrationPoint:
+    """Realised fraction of skipped sublayers (both, attention, MLP) when prefilling at `threshold`."""
+    threshold: float
+    skip: float
+    attn_skip: float
+    mlp_skip: float
+
+
+@dataclass
+class Calibration:
+    """Skip rate vs threshold measured on held-out text (export/calibrate.py): lets a user ask for a skip rate.
+    Points in ascending threshold; the curve need not be monotone (readers take a running max for lookup)."""
+    source: str  # which text, how it was cut into windows
+    tokens: int  # tokens prefilled per threshold
+    points: list[CalibrationPoint]
+
+
+@dataclass
 class Router:
     modules: list[str] = field(default_factory=lambda: ["attn", "mlp"])
     threshold_default: float = 0.5
     probs_layout: str = "[S, L, 2]"  # router_probs[s][l][m] = p_execute of module m at layer l for new token s
     rule: str = "execute iff p_execute >= threshold"
+    # Optional (additive, format_version stays 1): absent in folders built without calibration.
+    calibration: Calibration | None = None
 
 
 @dataclass
@@ -142,6 +162,8 @@ class Manifest:
         ordered = {"format": d.pop("format"), "format_version": d.pop("format_version"), **d}
         if ordered["integrity"] is None:
             del ordered["integrity"]  # optional field: absent rather than null
+        if ordered["router"]["calibration"] is None:
+            del ordered["router"]["calibration"]
         return json.dumps(ordered, indent=2) + "\n"
 
     def write(self, folder: str | Path) -> Path:
@@ -222,6 +244,13 @@ def parse_manifest(data: dict) -> Manifest:
         raise ManifestError(f"manifest.dtype {m.dtype!r} is not supported (float32 only)")
     if m.quantization.method not in ("none", "MatMulNBits"):
         raise ManifestError(f"manifest.quantization.method {m.quantization.method!r} is unknown")
+    cal = m.router.calibration
+    if cal is not None:
+        ts = [p.threshold for p in cal.points]
+        fracs = [v for p in cal.points for v in (p.skip, p.attn_skip, p.mlp_skip)]
+        if len(ts) < 2 or ts != sorted(set(ts)) or ts[0] < 0 or not all(0 <= v <= 1 for v in fracs):
+            raise ManifestError("manifest.router.calibration.points: need >= 2 points, thresholds >= 0 strictly "
+                                "ascending, skip fractions in [0, 1]")
     return m
 
 
