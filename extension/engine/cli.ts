@@ -4,12 +4,15 @@ import { parseArgs } from 'node:util';
 import { Generator } from './generate';
 import type { CompleteRequest, CompleteResult, EpSetting, RoutingTrace } from './protocol';
 import { ModelRunner } from './runner';
+import { thresholdForSkipRate } from './sparsity';
 
 const USAGE = `usage: skipgpt <generate|trace|bench> --model DIR [options]
   --model DIR          model folder (manifest.json, model.onnx, tokenizer.json); default models/smollm2-135m-skip25-int8
   --prompt TEXT        prompt (generate/trace; bench uses a fixed code prompt unless given)
   --max-tokens N       tokens to generate (default 32)
   --threshold T        router threshold, 0 = dense (default: the manifest's)
+  --skip-rate R        instead of --threshold: target fraction of sublayers skipped (0..1), through the model
+                       folder's calibration (bench: a comma-separated list, swept instead of --thresholds)
   --temperature T      0 = greedy (default)      --top-p P   nucleus mass (default 1)
   --seed N             sampling seed (default 0) --stop S    stop sequence (repeatable)
   --draft N            greedy: verify up to N prompt-lookup drafted tokens per step (default 0 = off)
@@ -24,6 +27,7 @@ const options = {
   prompt: { type: 'string' },
   'max-tokens': { type: 'string', default: '32' },
   threshold: { type: 'string' },
+  'skip-rate': { type: 'string' },
   temperature: { type: 'string', default: '0' },
   'top-p': { type: 'string', default: '1' },
   seed: { type: 'string', default: '0' },
@@ -64,6 +68,15 @@ function summary(r: CompleteResult, layers: number): string {
 const plain = (t: RoutingTrace) => ({ id: t.id, text: t.text, attn: [...t.attn], mlp: [...t.mlp],
   pAttn: [...t.pAttn].map((p) => +p.toFixed(5)), pMlp: [...t.pMlp].map((p) => +p.toFixed(5)) });
 
+/** What a requested skip rate became: the threshold, and whether the calibration covers it. */
+function describeMapping(runner: ModelRunner, target: number): string {
+  const m = thresholdForSkipRate(runner.manifest, target);
+  const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  return `skip rate ${pct(target)} -> threshold ${m.threshold.toPrecision(4)}` + (m.clamped
+    ? ` (outside the calibrated range ${pct(m.range[0])}..${pct(m.range[1])}: expect ${pct(m.expected)})`
+    : ` (calibrated on held-out code; realised rates vary with the text)`);
+}
+
 const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 async function main(argv: string[]): Promise<number> {
@@ -80,11 +93,13 @@ async function main(argv: string[]): Promise<number> {
     const req: CompleteRequest = {
       prompt: v.prompt ?? 'def fibonacci(n):\n    """Return the n-th Fibonacci number."""\n',
       maxTokens: num('max-tokens', v['max-tokens']), threshold: num('threshold', v.threshold),
+      skipRate: cmd === 'bench' ? undefined : num('skip-rate', v['skip-rate']),
       temperature: num('temperature', v.temperature), topP: num('top-p', v['top-p']), seed: num('seed', v.seed),
       stop: v.stop, draftTokens: num('draft', v.draft), heal: v.heal,
     };
     console.error(`model ${runner.manifest.name} on ${runner.executionProvider} (threads ${runner.threads || 'default'}; ` +
       `${runner.providerReason}); passed over: ${runner.passedOver.map((p) => `${p.ep} (${p.reason})`).join('; ') || 'none'}`);
+    if (req.skipRate !== undefined) console.error(describeMapping(runner, req.skipRate));
     if (cmd === 'generate') {
       const r = await gen.complete(req);
       console.log(r.text);
@@ -96,7 +111,11 @@ async function main(argv: string[]): Promise<number> {
         prompt: r.prompt.map(plain), tokens: r.tokens.map((t) => ({ ...plain(t), ms: +t.ms.toFixed(2) })),
         timings: r.timings }, null, 1));
     } else {
-      const thresholds = (v.thresholds ?? '0,0.5').split(',').map((t) => num('thresholds', t) as number);
+      // With --skip-rate, the sweep is over the thresholds those rates map to (the dense baseline stays first).
+      const targets = v['skip-rate']?.split(',').map((r) => num('skip-rate', r) as number);
+      targets?.forEach((r) => console.error(describeMapping(runner, r)));
+      const thresholds = targets ? [0, ...targets.map((r) => thresholdForSkipRate(runner.manifest, r).threshold)]
+        : (v.thresholds ?? '0,0.5').split(',').map((t) => num('thresholds', t) as number);
       const repeat = num('repeat', v.repeat) ?? 3;
       let dense: number | undefined;
       console.log('threshold  decode tok/s (median)  vs first  skipped');
@@ -111,7 +130,7 @@ async function main(argv: string[]): Promise<number> {
         }
         const rate = median(rates);
         dense ??= rate;
-        console.log(`${String(threshold).padEnd(10)} ${rate.toFixed(1).padStart(20)}  ${(rate / dense).toFixed(2).padStart(7)}x  ${(100 * skipped).toFixed(1)}%`);
+        console.log(`${String(+threshold.toPrecision(4)).padEnd(10)} ${rate.toFixed(1).padStart(20)}  ${(rate / dense).toFixed(2).padStart(7)}x  ${(100 * skipped).toFixed(1)}%`);
       }
     }
     return 0;

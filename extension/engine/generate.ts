@@ -9,6 +9,7 @@ import type { ModelRunner, StepResult } from './runner';
 import { addedTokenIds, Healer, healVocabFor, planHealing } from './healing';
 import { findDraft } from './lookup';
 import { sample, seededRandom } from './sampling';
+import { resolveThreshold } from './sparsity';
 import { StopFilter } from './stops';
 import { validateRequest } from './validate';
 
@@ -107,7 +108,7 @@ export class Generator {
     const m = this.runner.manifest;
     validateRequest(req, m.dims);
     const maxTokens = req.maxTokens ?? 32;
-    const threshold = req.threshold ?? m.router.threshold_default;
+    const threshold = resolveThreshold(m, req);  // a skipRate goes through the folder's calibration
     let ids = this.promptIds(req);
     // Keep the end of a prompt that would not leave room for the completion (the cursor end matters most).
     if (ids.length + maxTokens > m.dims.max_positions) ids = ids.slice(ids.length - (m.dims.max_positions - maxTokens));

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
 import { type FileIntegrity, integrityProblem, isFileIntegrity } from './integrity';
+import { calibrationProblem } from './sparsity';
 
 export const FORMAT = 'skipgpt-onnx';
 export const FORMAT_VERSION = 1;
@@ -21,12 +22,17 @@ export interface SpecialTokens {
   bos_id: number | null; bos: string | null; eos_id: number; eos: string; pad_id: number | null; pad: string | null;
   code: Record<string, number>; fim: Record<string, number> | null;
 }
+/** Skip rate vs threshold measured on held-out code (optional; sparsity.ts reads it; docs/MANIFEST.md). */
+export interface Calibration {
+  source: string; tokens: number;
+  points: { threshold: number; skip: number; attn_skip: number; mlp_skip: number }[];
+}
 export interface Manifest {
   format: string; format_version: number; name: string; dims: Dims; special_tokens: SpecialTokens;
   /** model_gpu (optional): the graph for GPU providers (skip mode "if", same weights file; docs/MANIFEST.md). */
   files: { model: string; weights: string; tokenizer: string; parity: string; model_gpu?: string | null };
   io: IONames;
-  router: { modules: string[]; threshold_default: number; probs_layout: string; rule: string };
+  router: { modules: string[]; threshold_default: number; probs_layout: string; rule: string; calibration?: Calibration | null };
   quantization: { method: string; bits: number | null; block_size: number | null; weights: string[] };
   dtype: string;
   provenance: Record<string, unknown>;
@@ -97,6 +103,9 @@ export function parseManifest(data: unknown, file = 'manifest.json'): Manifest {
   for (const [name, entry] of Object.entries(integrity as object)) {
     if (!isFileIntegrity(entry)) fail(`integrity[${JSON.stringify(name)}] should be {size, sha256, sample_sha256} (hex)`);
   }
+  const calibration = (root.router as Record<string, unknown>).calibration;
+  const calProblem = calibration === undefined || calibration === null ? undefined : calibrationProblem(calibration);
+  if (calProblem) fail(`field "router.calibration" is malformed: ${calProblem}`);
   const m = root as unknown as Manifest;
   const d = m.dims;
   if (d.heads % d.kv_heads !== 0 || d.layers < 1 || d.vocab < 1 || d.head_dim < 1) {

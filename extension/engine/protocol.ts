@@ -49,6 +49,11 @@ export interface CompleteRequest {
   maxTokens?: number;
   /** Router threshold: a sublayer runs iff p_execute >= threshold. 0 = dense. Default: the manifest's. */
   threshold?: number;
+  /**
+   * Target fraction of sublayers skipped (0..1), instead of `threshold`: mapped to a threshold through the model
+   * folder's calibration (sparsity.ts; clamped to the calibrated range). Giving both is an error.
+   */
+  skipRate?: number;
   /** 0 (default) = greedy. */
   temperature?: number;
   /** Nucleus sampling mass (default 1). */

@@ -35,6 +35,7 @@ const RULES: Record<keyof CompleteRequest, Rule> = {
   maxTokens: [(l) => `a positive integer below the model's ${l.max_positions} positions`,
     (v, l) => isInt(v) && v >= 1 && v < l.max_positions],
   threshold: [() => 'a number >= 0', (v) => typeof v === 'number' && v >= 0],  // Infinity = skip every sublayer
+  skipRate: [() => 'a number from 0 to 1', (v) => isNum(v) && v >= 0 && v <= 1],
   temperature: [() => 'a finite number >= 0', (v) => isNum(v) && v >= 0],
   topP: [() => 'a number > 0 and <= 1', (v) => isNum(v) && v > 0 && v <= 1],
   seed: [() => 'an integer', (v) => isInt(v)],
@@ -63,6 +64,7 @@ export function validateRequest(req: unknown, lim: RequestLimits): CompleteReque
   stop?.forEach((s, i) => {
     if (typeof s !== 'string' || s.length === 0) throw new Error(`stop[${i}] must be a non-empty string, got ${describeValue(s)}`);
   });
+  if (r.threshold !== undefined && r.skipRate !== undefined) throw new Error('give threshold or skipRate, not both');
   const given = (['prompt', 'prefix', 'ids'] as const).filter((k) => r[k] !== undefined);
   if (given.length > 1) throw new Error(`give one of prompt, prefix or ids, got ${given.join(' and ')}`);
   // The suffix is only read next to a prefix; with a prompt or ids it would be silently dropped.
