@@ -132,3 +132,12 @@ def test_reader_round_trip_and_optional(built):
     assert parse_manifest(json.loads(m.to_json())) == m
     del d["router"]["calibration"]
     assert parse_manifest(d).router.calibration is None
+
+
+def test_build_without_calibration_text_still_builds(tmp_path, monkeypatch):
+    import skipgpt.export.calibrate as calibrate
+
+    monkeypatch.setattr(calibrate, "held_out_files", lambda count: ())  # e.g. a Python shipped without .py sources
+    _export(tmp_path / "m", calibrate=True)
+    man = read_manifest(tmp_path / "m")
+    assert man.router.calibration is None and man.integrity

@@ -126,7 +126,10 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
     if calibrate:  # before the integrity step below; the manifest is not among the files it hashes anyway
         from .calibrate import calibrate as measure_calibration
 
-        man.router.calibration = measure_calibration(out, weights.dims, log=log)
+        try:
+            man.router.calibration = measure_calibration(out, weights.dims, log=log)
+        except RuntimeError as e:  # e.g. a Python without standard-library sources: the model still works
+            log(f"calibrate: skipped ({e}); this folder will take thresholds but refuse skip-rate requests")
     # Every file is final now: record size + hashes so the engine can detect a truncated or swapped file.
     man.integrity = {n: FileIntegrity(**v) for n, v in folder_integrity(out, man.files.names()).items()}
     man.write(out)
