@@ -1,27 +1,24 @@
-// Entry point of the SkipGPT extension: activate() only wires the parts together (engine host, inline provider,
-// status bar, commands, panel, inspector) and puts every disposable into context.subscriptions. It returns a small
-// API that the real-VS-Code test suite (test/e2e/suite) reads; users never need it.
+// Entry point of the SkipGPT extension: activate() only wires the parts together (engine host, engine gate, traces,
+// inline provider, cache primer, status bar, commands, panel, inspector) and puts every disposable into
+// context.subscriptions. Under its tests (ExtensionMode.Test) it returns the one test observer; otherwise nothing.
 import * as vscode from 'vscode';
 import { CompletionPipeline } from './completion/pipeline';
-import type { BenchmarkResult } from './routing/benchmark';
 import { readSettings, SECTION } from './host/config';
 import { registerCommands } from './host/commands';
+import { EngineGate } from './host/engineGate';
 import { EngineHost } from './host/engineHost';
 import { SkipgptInlineProvider } from './host/inline';
-import { CachePrimer } from './host/primer';
 import { RoutingInspector } from './host/inspector';
-import { SkipRatePanel } from './host/panel';
+import { Notifier } from './host/notifier';
+import { SkipRatePanel, type PanelDeps } from './host/panel';
+import { CachePrimer } from './host/primer';
 import { SkipgptStatusBar } from './host/statusBar';
+import { createTestObserver, type TestObserver } from './host/testObserver';
+import { TraceRecorder } from './host/traceRecorder';
 
 export interface SkipgptApi {
-  host: EngineHost;
-  pipeline: CompletionPipeline;
-  provider: SkipgptInlineProvider;
-  primer: CachePrimer;
-  inspector: RoutingInspector;
-  status: SkipgptStatusBar;
-  panel(): SkipRatePanel | undefined;
-  lastBenchmark?: { result: BenchmarkResult; report: string };
+  /** Only when the extension runs under its tests. */
+  test?: TestObserver;
 }
 
 /** The engine host of the active extension, for deactivate(). */
@@ -30,25 +27,28 @@ let current: EngineHost | undefined;
 export function activate(context: vscode.ExtensionContext): SkipgptApi {
   // Before any engine loads onnxruntime-node (the engine process gets it too): no telemetry, no stray files.
   process.env.ORT_DISABLE_TELEMETRY = '1';
+  const observer = createTestObserver(context.extensionMode);
   const log = vscode.window.createOutputChannel('SkipGPT', { log: true });
   context.subscriptions.push(log);
   let settings = readSettings();
   const getSettings = () => settings;
 
-  const host = new EngineHost(context.extensionPath, log, getSettings, context.globalStorageUri.fsPath);
+  const notifier = new Notifier(observer);
+  const host = new EngineHost(context.extensionPath, log, getSettings, notifier, context.globalStorageUri.fsPath);
   current = host;
-  context.subscriptions.push(host);
+  const traces = new TraceRecorder();
+  const gate = new EngineGate(host, traces, observer);
+  context.subscriptions.push(host, traces, gate);
   const pipeline = new CompletionPipeline({
-    engine: () => (host.state === 'ready' || host.state === 'generating' ? host : undefined),
+    engine: () => (host.ready ? gate : undefined),
     settings: getSettings,
-    specialTokens: () => host.specialTokens,
-    cacheContext: () => host.modelDir ?? '',
+    model: () => ({ specialTokens: host.info?.specialTokens ?? [], thresholdDefault: host.info?.thresholdDefault }),
+    cacheContext: () => host.info?.modelDir ?? '',
   });
-  const provider = new SkipgptInlineProvider(pipeline, host);
-  const primer = new CachePrimer(pipeline, host, getSettings, log);
-  context.subscriptions.push(primer);
-  const status = new SkipgptStatusBar(host, getSettings);
-  context.subscriptions.push(status);
+  const provider = new SkipgptInlineProvider(pipeline, host, observer);
+  const primer = new CachePrimer(pipeline, host, getSettings, log, observer);
+  const status = new SkipgptStatusBar(host, gate, traces, getSettings);
+  context.subscriptions.push(primer, status);
 
   // The provider is registered only for the enabled languages; re-registered when those settings change.
   let registration: vscode.Disposable | undefined;
@@ -63,18 +63,17 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   context.subscriptions.push({ dispose: () => registration?.dispose() });
 
   let lastEditor = vscode.window.activeTextEditor;
+  const editor = () => vscode.window.activeTextEditor ?? lastEditor;
   context.subscriptions.push(vscode.window.onDidChangeActiveTextEditor((e) => { if (e) lastEditor = e; }));
   context.subscriptions.push(vscode.workspace.onDidCloseTextDocument((d) => pipeline.cache.forget(d.uri.toString())));
 
-  const inspector = new RoutingInspector(context.extensionUri, host, getSettings);
+  const inspector = new RoutingInspector(context.extensionUri, host, gate, traces, getSettings);
   context.subscriptions.push(inspector,
     vscode.window.registerWebviewViewProvider(RoutingInspector.viewType, inspector, { webviewOptions: { retainContextWhenHidden: true } }));
 
-  const api: SkipgptApi = { host, pipeline, provider, primer, inspector, status, panel: () => SkipRatePanel.instance };
-  context.subscriptions.push(...registerCommands({
-    extensionUri: context.extensionUri, host, provider, settings: getSettings, lastEditor: () => vscode.window.activeTextEditor ?? lastEditor, log,
-    onBenchmark: (result, report) => { api.lastBenchmark = { result, report }; },
-  }));
+  const panel: PanelDeps = { extensionUri: context.extensionUri, host, engine: gate, settings: getSettings, editor, observer };
+  context.subscriptions.push(...registerCommands({ host, gate, traces, notifier, panel, provider, settings: getSettings,
+    lastEditor: editor, log, observer }));
   context.subscriptions.push({ dispose: () => SkipRatePanel.instance?.dispose() });
 
   context.subscriptions.push(vscode.workspace.onDidChangeConfiguration((e) => {
@@ -86,13 +85,21 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
     }
     if (e.affectsConfiguration(`${SECTION}.languages`) || e.affectsConfiguration(`${SECTION}.inlineCompletions.enabled`)) register();
     status.update();
+    inspector.refresh();
   }));
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => { void host.load(); }));
+
+  observer?.attach({
+    state: () => (host.ready && gate.busy ? 'generating' : host.state), info: () => host.info, modelDir: () => host.info?.modelDir,
+    pid: () => host.pid, lastTrace: () => traces.last, status: () => status.shown,
+    complete: (req, opts) => gate.complete(req, opts), ensureLoaded: () => host.ensureLoaded(),
+    resetRestarts: () => host.restarts.reset(), rerun: (t) => inspector.rerun(t), onDidChange: host.onDidChange,
+  });
 
   // Load in the background (engine process, progress in the status bar); the host never waits on it.
   void host.ensureLoaded();
   log.info(`SkipGPT activated (VS Code ${vscode.version}, Node ${process.versions.node})`);
-  return api;
+  return { test: observer };
 }
 
 /** VS Code awaits this: the engine process is told to free the model and exit (killed after a deadline). The rest of

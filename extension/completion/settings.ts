@@ -1,15 +1,18 @@
 // Typed SkipGPT settings: defaults, presets and validation of raw values read from the editor's configuration.
 // vscode-free (the host reads `skipgpt.*` and hands a plain object here); package.json mirrors these defaults and a
-// unit test keeps the two in step.
+// unit test keeps the two in step. The threshold's default is not here: it is the loaded model's
+// (LoadInfo.thresholdDefault, from its manifest), used while the setting is null.
+import { EP_SETTINGS, type EpSetting } from '../engine/protocol';
 
-export type ExecutionProvider = 'auto' | 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
-export const EXECUTION_PROVIDERS: readonly ExecutionProvider[] = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'];
+/** A threshold above every p_execute: every sublayer is skipped (the top of the setting's and the slider's range). */
+export const SKIP_ALL_THRESHOLD = 1.01;
 
 export interface SkipgptSettings {
   modelFolder: string;
-  executionProvider: ExecutionProvider;
+  executionProvider: EpSetting;
   threads: number;
-  threshold: number;
+  /** Router threshold; null = the loaded model's default (its manifest's router.threshold_default). */
+  threshold: number | null;
   denseMode: boolean;
   maxTokens: number;
   maxLines: number;
@@ -27,7 +30,7 @@ export const DEFAULTS: SkipgptSettings = {
   modelFolder: '',
   executionProvider: 'auto',
   threads: 0,
-  threshold: 0.5,
+  threshold: null,
   denseMode: false,
   maxTokens: 48,
   maxLines: 8,
@@ -40,13 +43,16 @@ export const DEFAULTS: SkipgptSettings = {
   draftTokens: 0,
 };
 
-/** Named sparsity levels offered by "SkipGPT: Set Sparsity"; the value is the router threshold. */
-export const SPARSITY_PRESETS: readonly { label: string; threshold: number; detail: string }[] = [
-  { label: 'Dense', threshold: 0, detail: 'every sublayer runs (threshold 0)' },
-  { label: 'Trained (default)', threshold: 0.5, detail: 'the routers decide as trained (threshold 0.5)' },
-  { label: 'Sparser', threshold: 0.65, detail: 'skips more sublayers (threshold 0.65)' },
-  { label: 'Aggressive', threshold: 0.8, detail: 'skips most uncertain sublayers (threshold 0.8)' },
-];
+/** Named sparsity levels offered by "SkipGPT: Set Sparsity": the router threshold, null = the model's default. */
+export function sparsityPresets(modelDefault: number | undefined): { label: string; threshold: number | null; detail: string }[] {
+  const trained = modelDefault === undefined ? 'the model\'s default' : `threshold ${modelDefault}`;
+  return [
+    { label: 'Dense', threshold: 0, detail: 'every sublayer runs (threshold 0)' },
+    { label: 'Trained (default)', threshold: null, detail: `the routers decide as trained (${trained}, from the model's manifest)` },
+    { label: 'Sparser', threshold: 0.65, detail: 'skips more sublayers (threshold 0.65)' },
+    { label: 'Aggressive', threshold: 0.8, detail: 'skips most uncertain sublayers (threshold 0.8)' },
+  ];
+}
 
 /** Settings keys as they appear under the `skipgpt.` section (package.json "contributes.configuration"). */
 export const SETTING_KEYS: Record<keyof SkipgptSettings, string> = {
@@ -77,9 +83,9 @@ export function parseSettings(get: (key: string) => unknown): SkipgptSettings {
   const folder = get(SETTING_KEYS.modelFolder);
   return {
     modelFolder: typeof folder === 'string' ? folder.trim() : '',
-    executionProvider: EXECUTION_PROVIDERS.includes(ep as ExecutionProvider) ? (ep as ExecutionProvider) : DEFAULTS.executionProvider,
+    executionProvider: (EP_SETTINGS as readonly unknown[]).includes(ep) ? (ep as EpSetting) : DEFAULTS.executionProvider,
     threads: num(get(SETTING_KEYS.threads), DEFAULTS.threads, 0, 256, true),
-    threshold: num(get(SETTING_KEYS.threshold), DEFAULTS.threshold, 0, 1.01),
+    threshold: typeof get(SETTING_KEYS.threshold) === 'number' ? num(get(SETTING_KEYS.threshold), 0, 0, SKIP_ALL_THRESHOLD) : null,
     denseMode: typeof get(SETTING_KEYS.denseMode) === 'boolean' ? (get(SETTING_KEYS.denseMode) as boolean) : DEFAULTS.denseMode,
     maxTokens: num(get(SETTING_KEYS.maxTokens), DEFAULTS.maxTokens, 1, 1024, true),
     maxLines: num(get(SETTING_KEYS.maxLines), DEFAULTS.maxLines, 1, 200, true),
@@ -91,15 +97,19 @@ export function parseSettings(get: (key: string) => unknown): SkipgptSettings {
   };
 }
 
-/** The router threshold actually used: dense mode overrides the configured sparsity. */
-export function effectiveThreshold(s: Pick<SkipgptSettings, 'threshold' | 'denseMode'>): number {
-  return s.denseMode ? 0 : s.threshold;
+/**
+ * The router threshold actually used: dense mode overrides the configured sparsity, and no setting means the loaded
+ * model's default (undefined before a model is loaded: the engine then applies its manifest's default itself).
+ */
+export function effectiveThreshold(s: Pick<SkipgptSettings, 'threshold' | 'denseMode'>, modelDefault?: number): number | undefined {
+  return s.denseMode ? 0 : s.threshold ?? modelDefault;
 }
 
 /** Accepts a threshold typed by the user ("0.6") and says what is wrong otherwise. */
 export function parseThresholdInput(text: string): { value?: number; error?: string } {
   const v = Number(text.trim());
-  if (text.trim() === '' || !Number.isFinite(v)) return { error: 'Enter a number between 0 (dense) and 1.01 (skip all).' };
-  if (v < 0 || v > 1.01) return { error: `Threshold ${v} is outside 0 … 1.01 (0 = dense, 0.5 = trained, > 1 = skip all).` };
+  const range = `0 (dense) … ${SKIP_ALL_THRESHOLD} (skip all)`;
+  if (text.trim() === '' || !Number.isFinite(v)) return { error: `Enter a number between ${range}.` };
+  if (v < 0 || v > SKIP_ALL_THRESHOLD) return { error: `Threshold ${v} is outside ${range}.` };
   return { value: v };
 }

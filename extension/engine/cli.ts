@@ -106,9 +106,9 @@ async function main(argv: string[]): Promise<number> {
       console.log('---');
       console.log(summary(r, runner.layers));
     } else if (cmd === 'trace') {
-      const r = await gen.complete(req);
+      const r = await gen.complete({ ...req, tracePrompt: true });
       console.log(JSON.stringify({ threshold: r.threshold, text: r.text, finishReason: r.finishReason,
-        prompt: r.prompt.map(plain), tokens: r.tokens.map((t) => ({ ...plain(t), ms: +t.ms.toFixed(2) })),
+        prompt: (r.prompt ?? []).map(plain), tokens: r.tokens.map((t) => ({ ...plain(t), ms: +t.ms.toFixed(2) })),
         timings: r.timings }, null, 1));
     } else {
       // With --skip-rate, the sweep is over the thresholds those rates map to (the dense baseline stays first).

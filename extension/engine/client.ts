@@ -6,8 +6,9 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { clipForTokens } from './clip';
 import { OutputLines } from './outputLines';
-import type { CompleteRequest, CompleteResult, FromEngine, LoadInfo, LoadOptions, TokenTrace, ToEngine } from './protocol';
+import type { CompleteRequest, CompleteResult, DoneResult, FromEngine, LoadInfo, LoadOptions, TokenTrace, ToEngine } from './protocol';
 
 export interface EngineClientOptions {
   /** Engine entry script. Default: engine-process.js beside this file (the bundle), else process.js (transpiled tests). */
@@ -26,6 +27,10 @@ interface Pending {
   resolve: (v: never) => void;
   reject: (e: Error) => void;
   onToken?: CompleteHooks['onToken'];
+  /** A completion's tokens as they streamed in: the `done` message does not carry them again. */
+  tokens?: TokenTrace[];
+  /** Characters cut from the start of the prefix before sending (added back to result.window.start). */
+  prefixCut?: number;
   cleanup?: () => void;
 }
 
@@ -43,6 +48,8 @@ export class EngineClient extends EventEmitter {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private lastLoad: { modelDir: string; options: LoadOptions } | undefined;
+  /** The loaded model's limits: texts are cut to what can reach it before they cross the process boundary. */
+  private info: LoadInfo | undefined;
   private crashed: Error | undefined;
   private readonly enginePath: string;
   private readonly stopTimeoutMs: number;
@@ -59,6 +66,7 @@ export class EngineClient extends EventEmitter {
   async load(modelDir: string, options: LoadOptions = {}): Promise<LoadInfo> {
     const info = await this.request<LoadInfo>({ type: 'load', id: this.nextId++, modelDir, options });
     this.lastLoad = { modelDir, options };
+    this.info = info;
     return info;
   }
 
@@ -71,10 +79,29 @@ export class EngineClient extends EventEmitter {
     const id = this.nextId++;
     const { signal, onToken } = hooks;
     const onAbort = () => { if (this.pending.has(id)) this.post({ type: 'cancel', id }); };
-    const result = this.request<CompleteResult>({ type: 'complete', id, request }, onToken,
+    const { request: sent, prefixCut } = this.clip(request);
+    const result = this.request<CompleteResult>({ type: 'complete', id, request: sent }, onToken,
       () => signal?.removeEventListener('abort', onAbort));
+    const p = this.pending.get(id);
+    if (p) { p.tokens = []; p.prefixCut = prefixCut; }
     if (signal?.aborted) onAbort(); else signal?.addEventListener('abort', onAbort, { once: true });
     return result;
+  }
+
+  /**
+   * The request as it is sent: texts cut to what can reach the model (the engine would cut them anyway, after paying
+   * for copying them across). A prefix with a budget keeps budget × maxTokenChars characters, the most that many
+   * tokens can cover; the engine picks the prompt's start inside that.
+   */
+  private clip(request: CompleteRequest): { request: CompleteRequest; prefixCut: number } {
+    const info = this.info;
+    if (!info) return { request, prefixCut: 0 };
+    const prefixMax = request.budget !== undefined ? Math.min(info.maxPromptChars, request.budget * info.maxTokenChars) : info.maxPromptChars;
+    const out = { ...request };
+    if (out.prompt !== undefined) out.prompt = clipForTokens(out.prompt, info.maxPromptChars, 'end');
+    if (out.prefix !== undefined) out.prefix = clipForTokens(out.prefix, prefixMax, 'end');
+    if (out.suffix !== undefined) out.suffix = clipForTokens(out.suffix, info.maxPromptChars, 'start');
+    return { request: out, prefixCut: (request.prefix?.length ?? 0) - (out.prefix?.length ?? 0) };
   }
 
   /**
@@ -137,15 +164,27 @@ export class EngineClient extends EventEmitter {
       return;
     }
     switch (msg.type) {
-      case 'token': p.onToken?.(msg.token, msg.text); return;
+      case 'token': p.tokens?.push(msg.token); p.onToken?.(msg.token, msg.text); return;
       case 'loaded': this.settle(msg.id)?.resolve(msg.info as never); return;
-      case 'done': this.settle(msg.id)?.resolve(msg.result as never); return;
+      case 'done': this.settle(msg.id)?.resolve(this.assemble(msg.result, p) as never); return;
       case 'error': {
         const err = new Error(msg.message);
         if (msg.stack) err.stack = `${msg.message}\n(in the engine process) ${msg.stack}`;
         this.settle(msg.id)?.reject(err);
       }
     }
+  }
+
+  /** The full result: the streamed tokens put back, the last one's late text appended, the window in the caller's prefix. */
+  private assemble(done: DoneResult, p: Pending): CompleteResult {
+    const { tail, tokenCount, ...rest } = done;
+    const tokens = p.tokens ?? [];
+    if (tokens.length !== tokenCount) {
+      this.emit('log', 'warn', `engine result: ${tokenCount} tokens generated, ${tokens.length} received`);
+    }
+    if (tail && tokens.length > 0) tokens[tokens.length - 1].text += tail;
+    const window = rest.window && p.prefixCut ? { ...rest.window, start: rest.window.start + p.prefixCut } : rest.window;
+    return { ...rest, window, tokens };
   }
 
   private request<T>(msg: ToEngine, onToken?: Pending['onToken'], cleanup?: () => void): Promise<T> {

@@ -8,6 +8,7 @@ import type { CompleteRequest, CompleteResult, FinishReason, RoutingTrace, Token
 import type { ModelRunner, StepResult } from './runner';
 import { addedTokenIds, Healer, healVocabFor, planHealing } from './healing';
 import { findDraft } from './lookup';
+import { PromptWindowPlanner } from './promptWindow';
 import { sample, seededRandom } from './sampling';
 import { resolveThreshold } from './sparsity';
 import { StopFilter } from './stops';
@@ -48,6 +49,10 @@ export class Generator {
   private seqTraces: (RoutingTrace | undefined)[] = [];
   /** The threshold the cached K/V were computed under: other thresholds give other hidden states, so no reuse. */
   private seqThreshold = NaN;
+  /** Where the prompt of an editor request (prefix + budget) starts: kept put while it fits, for prefix reuse. */
+  private windows?: PromptWindowPlanner;
+  /** The window promptIds chose for the request being prepared. */
+  private lastWindow?: { header: string; start: number };
 
   /** `drafter` guesses the tokens after a sequence for request.draftTokens (prompt lookup; tests pass oracles). */
   constructor(readonly runner: ModelRunner, readonly prefillChunk = DEFAULT_PREFILL_CHUNK,
@@ -67,6 +72,13 @@ export class Generator {
     if (req.prefix !== undefined && req.suffix !== undefined && fim) {
       ids = [fim.prefix, ...tok.encode(clipForTokens(req.prefix, chars, 'end')), fim.suffix,
         ...tok.encode(clipForTokens(req.suffix, chars, 'start')), fim.middle];
+    } else if (req.prefix !== undefined && (req.budget !== undefined || req.filename !== undefined)) {
+      // An editor request: header + the end of the prefix within the budget, from a start that stays put.
+      this.windows ??= new PromptWindowPlanner(tok, st.code?.['<filename>'] !== undefined);
+      const text = clipForTokens(req.prefix, chars, 'end');
+      const w = this.windows.plan(text, req.filename, req.budget ?? this.runner.manifest.dims.max_positions);
+      this.lastWindow = { header: w.header, start: w.start + req.prefix.length - text.length };
+      ids = w.ids;
     } else {
       // Without FIM tokens the model only sees the text before the cursor; the suffix cannot be used.
       ids = tok.encode(clipForTokens(req.prompt ?? req.prefix ?? '', chars, 'end'));
@@ -109,7 +121,9 @@ export class Generator {
     validateRequest(req, m.dims);
     const maxTokens = req.maxTokens ?? 32;
     const threshold = resolveThreshold(m, req);  // a skipRate goes through the folder's calibration
+    this.lastWindow = undefined;
     let ids = this.promptIds(req);
+    const window = this.lastWindow;
     // Keep the end of a prompt that would not leave room for the completion (the cursor end matters most).
     if (ids.length + maxTokens > m.dims.max_positions) ids = ids.slice(ids.length - (m.dims.max_positions - maxTokens));
     const healer = this.healer(req, ids);
@@ -196,9 +210,10 @@ export class Generator {
       stops.push(tail);
       stops.flush();
     }
-    const prompt = this.promptTraces(ids, threshold);
+    // Prompt traces only when asked: building and sending one per prompt token is most of a short request's cost.
+    const prompt = req.tracePrompt ? this.promptTraces(ids, threshold) : undefined;
     return {
-      text: stops.emitted, tokens, prompt, finishReason: finish, threshold,
+      text: stops.emitted, tokens, prompt, window, finishReason: finish, threshold,
       timings: {
         reusedTokens: common, prefillTokens: ids.length - common, prefillMs, decodeTokens, decodeMs,
         decodeTokPerS: decodeTokens > 0 ? (decodeTokens * 1000) / decodeMs : NaN, totalMs: performance.now() - started,
@@ -210,7 +225,7 @@ export class Generator {
   /** Result of a request cancelled during a long prefill (the chunks done so far stay cached for reuse). */
   private cancelledEarly(threshold: number, reused: number, started: number): CompleteResult {
     const ms = performance.now() - started;
-    return { text: '', tokens: [], prompt: [], finishReason: 'cancelled', threshold, timings: {
+    return { text: '', tokens: [], finishReason: 'cancelled', threshold, timings: {
       reusedTokens: reused, prefillTokens: this.seq.length - reused, prefillMs: ms, decodeTokens: 0, decodeMs: 0,
       decodeTokPerS: NaN, totalMs: ms, draftedTokens: 0, acceptedTokens: 0 } };
   }

@@ -3,7 +3,7 @@
 // completions run one at a time in arrival order; `cancel` and `dispose` act at once (the generator yields to the
 // event loop between forward steps, so they arrive while a completion runs). Messages: protocol.ts.
 import { Generator } from './generate';
-import type { CompleteResult, FromEngine, LoadInfo, ToEngine } from './protocol';
+import type { DoneResult, FromEngine, LoadInfo, ToEngine } from './protocol';
 import { ModelRunner } from './runner';
 
 if (!process.send) throw new Error('engine process: must be started by EngineClient (child_process.fork with an IPC channel)');
@@ -21,10 +21,25 @@ function send(msg: FromEngine): void {
   if (process.connected) process.send?.(msg, undefined, undefined, () => undefined);
 }
 
-function cancelledResult(threshold: number | undefined): CompleteResult {
-  return { text: '', tokens: [], prompt: [], finishReason: 'cancelled', threshold: threshold ?? NaN, timings: {
+function cancelledResult(threshold: number | undefined): DoneResult {
+  return { text: '', tail: '', tokenCount: 0, finishReason: 'cancelled', threshold: threshold ?? NaN, timings: {
     reusedTokens: 0, prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0, decodeTokPerS: NaN, totalMs: 0,
     draftedTokens: 0, acceptedTokens: 0 } };
+}
+
+/** What the host needs to know about a loaded model, so it never reads the model folder itself. */
+function loadInfo(modelDir: string, r: ModelRunner): LoadInfo {
+  const m = r.manifest, d = m.dims, st = m.special_tokens;
+  const maxTokenChars = r.tokenizer.maxTokenChars;
+  return {
+    modelDir, name: m.name, layers: r.layers, vocabSize: r.vocab,
+    dims: { layers: d.layers, hidden: d.hidden, intermediate: d.intermediate, heads: d.heads, kvHeads: d.kv_heads,
+      headDim: d.head_dim, vocab: d.vocab, maxPositions: d.max_positions },
+    specialTokens: [...Object.keys(st.code ?? {}), ...Object.keys(st.fim ?? {}), st.eos, ...(st.bos ? [st.bos] : [])],
+    thresholdDefault: m.router.threshold_default, maxTokenChars, maxPromptChars: d.max_positions * maxTokenChars,
+    executionProvider: r.executionProvider, providerReason: r.providerReason, probes: r.probes,
+    passedOver: r.passedOver, threads: r.threads, loadMs: r.loadMs,
+  };
 }
 
 async function load(msg: Extract<ToEngine, { type: 'load' }>): Promise<void> {
@@ -36,12 +51,7 @@ async function load(msg: Extract<ToEngine, { type: 'load' }>): Promise<void> {
   generator = new Generator(r, msg.options.prefillChunk);
   await old?.dispose();
   send({ type: 'log', level: 'info', message: `loaded ${r.manifest.name} on ${r.executionProvider} in ${r.loadMs.toFixed(0)} ms` });
-  const info: LoadInfo = {
-    modelDir: msg.modelDir, name: r.manifest.name, layers: r.layers, vocabSize: r.vocab,
-    executionProvider: r.executionProvider, providerReason: r.providerReason, probes: r.probes,
-    passedOver: r.passedOver, threads: r.threads, loadMs: r.loadMs,
-  };
-  send({ type: 'loaded', id: msg.id, info });
+  send({ type: 'loaded', id: msg.id, info: loadInfo(msg.modelDir, r) });
 }
 
 async function complete(msg: Extract<ToEngine, { type: 'complete' }>): Promise<void> {
@@ -51,11 +61,15 @@ async function complete(msg: Extract<ToEngine, { type: 'complete' }>): Promise<v
     await new Promise((resolve) => setImmediate(resolve));
     if (cancelled.has(id)) { send({ type: 'done', id, result: cancelledResult(msg.request.threshold) }); return; }
     if (!generator) throw new Error('no model loaded: call load() first');
-    const result = await generator.complete(msg.request, {
+    // Each token crosses once, when generated; `done` carries the rest of the result and the text the engine added to
+    // the last token after it was sent.
+    let lastSent = '';
+    const { tokens, ...rest } = await generator.complete(msg.request, {
       isCancelled: () => cancelled.has(id),
-      onToken: (token, text) => send({ type: 'token', id, token, text }),
+      onToken: (token, text) => { lastSent = token.text; send({ type: 'token', id, token, text }); },
     });
-    send({ type: 'done', id, result });
+    const last = tokens[tokens.length - 1]?.text ?? '';
+    send({ type: 'done', id, result: { ...rest, tail: last.slice(lastSent.length), tokenCount: tokens.length } });
   } finally {
     live.delete(id);
     cancelled.delete(id);

@@ -2,8 +2,10 @@
 // the plain-data types both sides share. Everything here crosses the IPC channel with `serialization: 'advanced'`
 // (V8 structured clone: typed arrays stay typed arrays): no classes, no functions.
 
+/** Execution provider settings (the order the `skipgpt.executionProvider` setting lists them). */
+export const EP_SETTINGS = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 /** Execution provider setting: `auto` tries what the platform has, then falls back to CPU. */
-export type EpSetting = 'auto' | 'cpu' | 'webgpu' | 'dml' | 'coreml' | 'cuda';
+export type EpSetting = typeof EP_SETTINGS[number];
 
 export interface LoadOptions {
   executionProvider?: EpSetting;
@@ -23,11 +25,34 @@ export interface ProbeReport { ep: string; ok: boolean; stepMs?: number; reason:
 /** A provider passed over while loading, and why (its error, or "not available on <platform>"). */
 export interface EpSkip { ep: string; reason: string }
 
+/** The model's sizes, as the host needs them (weights-read model, heatmap rows). From the manifest's dims. */
+export interface ModelDims {
+  layers: number;
+  hidden: number;
+  intermediate: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  maxPositions: number;
+}
+
+/** What the host knows about the loaded model: all of it comes from the engine (the host never opens a model file). */
 export interface LoadInfo {
   modelDir: string;
   name: string;
   layers: number;
   vocabSize: number;
+  dims: ModelDims;
+  /** Names of the special and code tokens the vocabulary has (`<filename>`, `<|endoftext|>`, …): stop strings. */
+  specialTokens: string[];
+  /** The manifest's router.threshold_default: the threshold a request without one runs at ("as trained"). */
+  thresholdDefault: number;
+  /** The longest text one token stands for (tokenizer.maxTokenChars): `budget` tokens never cover more than
+   * budget × this many characters, so the client cuts a prefix to that before sending it. */
+  maxTokenChars: number;
+  /** max_positions × maxTokenChars: no more of a text can reach the model (the client cuts before sending). */
+  maxPromptChars: number;
   executionProvider: string;
   /** Why this provider: the setting, or `auto`'s verdict with figures. */
   providerReason: string;
@@ -42,6 +67,14 @@ export interface CompleteRequest {
   /** Plain prompt; or `prefix` (+ optional `suffix`) for an editor completion. */
   prompt?: string;
   prefix?: string;
+  /** With `prefix`: the file's path, put before the prefix as `<filename>path\n` when the vocabulary has that token. */
+  filename?: string;
+  /**
+   * With `prefix`: prompt budget in tokens (header included), counted with the model's tokenizer. The prompt keeps
+   * the end of the prefix from a line start that stays put while it fits (promptWindow.ts), so consecutive requests
+   * reuse the cached prefix. Default: the whole prefix.
+   */
+  budget?: number;
   /** Pre-tokenized prompt (tools, tests); instead of prompt/prefix. */
   ids?: number[];
   suffix?: string;
@@ -76,6 +109,9 @@ export interface CompleteRequest {
    * the prompt. Default: true for `prefix`, false for `prompt`; never for `ids`.
    */
   heal?: boolean;
+  /** Return `prompt` (the routing of every prompt token) with the result: the inspector and the CLI's `trace` ask;
+   * editor completions do not pay for building and sending it. Default false. */
+  tracePrompt?: boolean;
 }
 
 /** Routing of one token: per layer, did attention / MLP run, and the router's p_execute. */
@@ -113,12 +149,22 @@ export interface CompleteResult {
   text: string;
   /** Every generated token (including those that formed a stop sequence or an EOS). */
   tokens: TokenTrace[];
-  /** Routing of every prompt token (also the reused ones, remembered from when they were computed). */
-  prompt: RoutingTrace[];
+  /** Only with request.tracePrompt: routing of every prompt token (also the reused ones, remembered from when they
+   * were computed). */
+  prompt?: RoutingTrace[];
+  /** Prefix requests with a budget or filename: the prompt's text is `header + prefix.slice(start)` (before healing). */
+  window?: { header: string; start: number };
   finishReason: FinishReason;
   threshold: number;
   timings: Timings;
 }
+
+/**
+ * A result as it crosses the channel: the tokens were streamed (`token`), so they are not sent again; the client
+ * puts them back. `tail`: text the engine added to the last token's after streaming it (characters held back until
+ * the end); `tokenCount` lets the client check it has every token.
+ */
+export type DoneResult = Omit<CompleteResult, 'tokens'> & { tail: string; tokenCount: number };
 
 // ---- client → engine process ----
 export type ToEngine =
@@ -142,8 +188,8 @@ export type FromEngine =
   | { type: 'loaded'; id: number; info: LoadInfo }
   /** One generated token of request `id`, with the text now safe to show (may be ''). */
   | { type: 'token'; id: number; token: TokenTrace; text: string }
-  /** Request `id` finished (its result). */
-  | { type: 'done'; id: number; result: CompleteResult }
+  /** Request `id` finished: its result without the tokens, which crossed once already as `token` messages. */
+  | { type: 'done'; id: number; result: DoneResult }
   /** Request `id` failed; id -1 = an error outside any request. */
   | { type: 'error'; id: number; message: string; stack?: string }
   /** Diagnostics (provider choice, fallbacks) for the host's output channel. */

@@ -73,19 +73,8 @@ export class TextTokenizer {
   }
 }
 
-/**
- * The part of `text` that can matter when at most `maxChars` characters can reach the model (max_positions ×
- * maxTokenChars): the last maxChars characters (`keep: 'end'`: the text before the cursor) or the first (`'start'`: the
- * text after it). Cutting before tokenizing keeps a huge file from costing minutes and gigabytes (or V8's life). A cut
- * never splits a surrogate pair (the half is dropped), so the result is at most maxChars long.
- */
-export function clipForTokens(text: string, maxChars: number, keep: 'start' | 'end'): string {
-  if (text.length <= maxChars) return text;
-  const low = (i: number) => (text.charCodeAt(i) & 0xfc00) === 0xdc00, high = (i: number) => (text.charCodeAt(i) & 0xfc00) === 0xd800;
-  if (keep === 'start') return text.slice(0, high(maxChars - 1) && low(maxChars) ? maxChars - 1 : maxChars);
-  const start = text.length - maxChars;
-  return text.slice(low(start) && high(start - 1) ? start + 1 : start);
-}
+/** Re-exported from clip.ts (no tokenizer needed to cut text; the host side uses it too). */
+export { clipForTokens } from './clip';
 
 /** How many earlier tokens to decode along with the new ones (enough for spacing rules of the decoders). */
 const CONTEXT = 4;

@@ -43,6 +43,10 @@ const RULES: Record<keyof CompleteRequest, Rule> = {
   reusePrefix: [() => 'a boolean', (v) => typeof v === 'boolean'],
   draftTokens: [() => 'an integer >= 0', (v) => isInt(v) && v >= 0],
   heal: [() => 'a boolean', (v) => typeof v === 'boolean'],
+  filename: [() => 'a string', (v) => typeof v === 'string'],
+  budget: [(l) => `a positive integer up to the model's ${l.max_positions} positions`,
+    (v, l) => isInt(v) && v >= 1 && v <= l.max_positions],
+  tracePrompt: [() => 'a boolean', (v) => typeof v === 'boolean'],
 };
 
 /** Throw an Error naming the first bad field of `req`; returns it typed when every field is valid. */
@@ -69,5 +73,8 @@ export function validateRequest(req: unknown, lim: RequestLimits): CompleteReque
   if (given.length > 1) throw new Error(`give one of prompt, prefix or ids, got ${given.join(' and ')}`);
   // The suffix is only read next to a prefix; with a prompt or ids it would be silently dropped.
   if (r.suffix !== undefined && r.prefix === undefined) throw new Error('suffix goes with prefix, not with prompt or ids');
+  for (const k of ['filename', 'budget'] as const) {
+    if (r[k] !== undefined && r.prefix === undefined) throw new Error(`${k} goes with prefix, not with prompt or ids`);
+  }
   return r as CompleteRequest;
 }

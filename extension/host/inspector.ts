@@ -1,25 +1,28 @@
 // The routing inspector (a WebviewView in SkipGPT's activity-bar container): shows the latest completion's trace as a
-// token × layer heatmap with the session's per-layer skip rates, re-runs the last prompt at a threshold from its
-// slider, and exports the trace as JSON or CSV.
+// token × layer heatmap with the session's per-layer skip rates, re-runs the last request at a threshold from its
+// slider (tracing its prompt too), and exports the trace as JSON or CSV.
 import * as vscode from 'vscode';
 import { writeFile } from 'node:fs/promises';
+import type { CompletionEngine } from '../completion/engineApi';
+import type { SkipgptSettings } from '../completion/settings';
 import { traceToCsv, traceToJson, type TraceRecord } from '../routing/export';
+import { summarize } from '../routing/stats';
 import { parseWebviewMessage, tokenView, type HostToWebview } from '../webviews/protocol';
 import type { EngineHost } from './engineHost';
-import { summaryView, type Rendered } from './panel';
+import type { Notifier } from './notifier';
+import { initMessage, summaryView } from './panel';
+import type { TraceRecorder } from './traceRecorder';
 import { webviewHtml, webviewOptions } from './webviewHtml';
-import type { SkipgptSettings } from '../completion/settings';
-import { effectiveThreshold } from '../completion/settings';
 
 export class RoutingInspector implements vscode.WebviewViewProvider, vscode.Disposable {
   static readonly viewType = 'skipgpt.inspector';
-  view?: vscode.WebviewView;
-  ready = false;
-  lastRendered?: Rendered;
+  private view?: vscode.WebviewView;
+  private ready = false;
   private readonly subs: vscode.Disposable[] = [];
 
-  constructor(private readonly extensionUri: vscode.Uri, private readonly host: EngineHost, private readonly settings: () => SkipgptSettings) {
-    this.subs.push(host.onDidTrace((t) => this.sendTrace(t)));
+  constructor(private readonly extensionUri: vscode.Uri, private readonly host: EngineHost, private readonly engine: CompletionEngine,
+    private readonly traces: TraceRecorder, private readonly settings: () => SkipgptSettings) {
+    this.subs.push(traces.onDidTrace((t) => this.sendTrace(t)), host.onDidChange(() => this.refresh()));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
@@ -31,6 +34,9 @@ export class RoutingInspector implements vscode.WebviewViewProvider, vscode.Disp
     view.onDidDispose(() => { this.view = undefined; this.ready = false; }, null, this.subs);
   }
 
+  /** The model or the threshold setting changed: the slider shows the threshold now in effect. */
+  refresh(): void { this.post(initMessage(this.host, this.settings())); }
+
   private post(m: HostToWebview): void { if (this.view && this.ready) void this.view.webview.postMessage(m); }
 
   private onMessage(raw: unknown): void {
@@ -39,26 +45,28 @@ export class RoutingInspector implements vscode.WebviewViewProvider, vscode.Disp
     switch (m.type) {
       case 'ready':
         this.ready = true;
-        this.post({ type: 'init', layers: this.host.shape?.layers ?? 0, threshold: effectiveThreshold(this.settings()), model: this.host.modelName ?? '' });
-        if (this.host.lastTrace) this.sendTrace(this.host.lastTrace);
+        this.refresh();
+        if (this.traces.last) this.sendTrace(this.traces.last);
         return;
       case 'rerun': void this.rerun(m.threshold); return;
       case 'export': void vscode.commands.executeCommand('skipgpt.exportTrace', m.format); return;
-      case 'rendered': this.lastRendered = m; return;
     }
   }
 
   private sendTrace(t: TraceRecord): void {
+    const p = t.promptTokens && t.promptTokens.length > 0 ? summarize(t.promptTokens) : undefined;
     this.post({ type: 'trace', prompt: t.prompt, threshold: t.threshold, tokens: t.tokens.map(tokenView),
-      summary: summaryView(t.tokens, this.host), session: this.host.session.rates() });
+      summary: summaryView(t.tokens, this.host), session: this.traces.session.rates(),
+      promptSummary: p && { tokens: p.tokens, attnSkip: p.attnSkip, mlpSkip: p.mlpSkip } });
   }
 
-  /** Re-runs the latest prompt at `threshold`; the new trace reaches the view through onDidTrace. */
+  /** Re-runs the latest request at `threshold`, with its prompt's routing; the new trace arrives through onDidTrace. */
   async rerun(threshold: number): Promise<void> {
-    const last = this.host.lastTrace;
+    const last = this.traces.last;
     if (!last) { this.post({ type: 'error', message: 'No completion yet: trigger one in an editor first.' }); return; }
     try {
-      await this.host.complete({ prompt: last.prompt, threshold, maxTokens: this.settings().maxTokens, temperature: 0 });
+      await this.engine.complete({ ...last.request, threshold, maxTokens: this.settings().maxTokens, temperature: 0,
+        stop: undefined, tracePrompt: true });
     } catch (e) {
       this.post({ type: 'error', message: `Re-run failed: ${e instanceof Error ? e.message : String(e)}` });
     }
@@ -68,9 +76,9 @@ export class RoutingInspector implements vscode.WebviewViewProvider, vscode.Disp
 }
 
 /** Writes the latest trace; asks where unless `target` is given (tests and scripts pass one). */
-export async function exportTrace(host: EngineHost, format: 'json' | 'csv', target?: vscode.Uri): Promise<vscode.Uri | undefined> {
-  const t = host.lastTrace;
-  if (!t) { void host.notify('info', 'SkipGPT: no completion trace to export yet.'); return undefined; }
+export async function exportTrace(traces: TraceRecorder, notifier: Notifier, format: 'json' | 'csv', target?: vscode.Uri): Promise<vscode.Uri | undefined> {
+  const t = traces.last;
+  if (!t) { void notifier.notify('info', 'SkipGPT: no completion trace to export yet.'); return undefined; }
   const uri = target ?? await vscode.window.showSaveDialog({
     filters: format === 'json' ? { JSON: ['json'] } : { CSV: ['csv'] }, saveLabel: `Export trace as ${format.toUpperCase()}`,
     defaultUri: vscode.workspace.workspaceFolders?.[0] ? vscode.Uri.joinPath(vscode.workspace.workspaceFolders[0].uri, `skipgpt-trace.${format}`) : undefined,

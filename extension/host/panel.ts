@@ -2,48 +2,57 @@
 // token by token with its routing, then optionally the same prompt dense (threshold 0) beside it, marking where the
 // routed output diverges. Messages are validated (webviews/protocol.ts); nothing is sent before the ready handshake.
 import * as vscode from 'vscode';
-import { buildPrompt } from '../completion/prompt';
-import { effectiveThreshold, type SkipgptSettings } from '../completion/settings';
+import type { CompletionEngine } from '../completion/engineApi';
+import { effectiveThreshold, SKIP_ALL_THRESHOLD, type SkipgptSettings } from '../completion/settings';
+import type { CompleteRequest, TokenTrace } from '../engine/protocol';
 import { firstDivergence, summarize } from '../routing/stats';
-import { parseWebviewMessage, tokenView, type HostToWebview, type RunKind, type SummaryView, type WebviewToHost } from '../webviews/protocol';
-import type { TokenTrace } from '../completion/engineApi';
+import { parseWebviewMessage, tokenView, type HostToWebview, type RunKind, type SummaryView } from '../webviews/protocol';
 import type { EngineHost } from './engineHost';
+import type { TestObserver } from './testObserver';
 import { webviewHtml, webviewOptions } from './webviewHtml';
 
-export type Rendered = Extract<WebviewToHost, { type: 'rendered' }>;
-
 export function summaryView(tokens: readonly TokenTrace[], host: EngineHost, wallMs?: number): SummaryView {
-  const s = summarize(tokens, host.shape, wallMs);
+  const s = summarize(tokens, host.info?.dims, wallMs);
   return { tokens: s.tokens, tokensPerSec: s.tokensPerSec, attnSkip: s.attnSkip, mlpSkip: s.mlpSkip, weightsReadFraction: s.weightsReadFraction ?? null };
 }
 
-/** The prompt a panel run uses: the selection if there is one, else the text before the cursor (within the budget). */
-export function promptFromEditor(editor: vscode.TextEditor | undefined, host: EngineHost, s: SkipgptSettings): string | undefined {
+/** What both webviews render against: the model (LoadInfo) and the threshold in effect (setting, else its default). */
+export function initMessage(host: EngineHost, s: SkipgptSettings): HostToWebview {
+  const info = host.info;
+  return { type: 'init', layers: info?.layers ?? 0, threshold: effectiveThreshold(s, info?.thresholdDefault) ?? null,
+    maxThreshold: SKIP_ALL_THRESHOLD, model: info?.name ?? '' };
+}
+
+/** The request a panel run uses: the selection if there is one, else the text before the cursor (engine-budgeted). */
+export function panelRequest(editor: vscode.TextEditor | undefined, s: SkipgptSettings): CompleteRequest | undefined {
   if (!editor) return undefined;
   const doc = editor.document;
-  if (!editor.selection.isEmpty) return doc.getText(editor.selection);
+  if (!editor.selection.isEmpty) return { prompt: doc.getText(editor.selection) };
   const prefix = doc.getText(new vscode.Range(new vscode.Position(0, 0), editor.selection.active));
-  return buildPrompt({ prefix, suffix: '', languageId: doc.languageId, filename: vscode.workspace.asRelativePath(doc.uri, false) },
-    { budgetTokens: s.promptTokens, specialTokens: host.specialTokens }).prompt;
+  return { prefix, filename: vscode.workspace.asRelativePath(doc.uri, false), budget: s.promptTokens };
+}
+
+export interface PanelDeps {
+  extensionUri: vscode.Uri;
+  host: EngineHost;
+  engine: CompletionEngine;
+  settings: () => SkipgptSettings;
+  editor: () => vscode.TextEditor | undefined;
+  observer?: TestObserver;
 }
 
 export class SkipRatePanel implements vscode.Disposable {
   static readonly viewType = 'skipgpt.panel';
   private static current: SkipRatePanel | undefined;
   readonly panel: vscode.WebviewPanel;
-  ready = false;
-  lastRendered?: Rendered;
-  runs = 0;
-  /** Tokens of the latest routed and dense runs. */
-  lastCounts: [number, number] = [0, 0];
+  private ready = false;
   private runId = 0;
   private pendingRun?: boolean;
   private readonly subs: vscode.Disposable[] = [];
 
   /** Opens (or reveals) the panel; `run` starts a completion as soon as the webview is ready. */
-  static show(extensionUri: vscode.Uri, host: EngineHost, settings: () => SkipgptSettings, editor: () => vscode.TextEditor | undefined,
-    run?: { withDense: boolean }): SkipRatePanel {
-    const p = SkipRatePanel.current ?? new SkipRatePanel(extensionUri, host, settings, editor);
+  static show(d: PanelDeps, run?: { withDense: boolean }): SkipRatePanel {
+    const p = SkipRatePanel.current ?? new SkipRatePanel(d);
     p.panel.reveal(vscode.ViewColumn.Beside, true);
     if (run) { if (p.ready) void p.run(run.withDense); else p.pendingRun = run.withDense; }
     return p;
@@ -51,12 +60,11 @@ export class SkipRatePanel implements vscode.Disposable {
 
   static get instance(): SkipRatePanel | undefined { return SkipRatePanel.current; }
 
-  private constructor(extensionUri: vscode.Uri, private readonly host: EngineHost, private readonly settings: () => SkipgptSettings,
-    private readonly editor: () => vscode.TextEditor | undefined) {
+  private constructor(private readonly d: PanelDeps) {
     this.panel = vscode.window.createWebviewPanel(SkipRatePanel.viewType, 'SkipGPT: Skip Rates',
-      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...webviewOptions(extensionUri), retainContextWhenHidden: true });
-    this.panel.iconPath = vscode.Uri.joinPath(extensionUri, 'media', 'skipgpt.svg');
-    this.panel.webview.html = webviewHtml(this.panel.webview, extensionUri, 'panel', 'SkipGPT: Skip Rates');
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true }, { ...webviewOptions(d.extensionUri), retainContextWhenHidden: true });
+    this.panel.iconPath = vscode.Uri.joinPath(d.extensionUri, 'media', 'skipgpt.svg');
+    this.panel.webview.html = webviewHtml(this.panel.webview, d.extensionUri, 'panel', 'SkipGPT: Skip Rates');
     this.subs.push(this.panel.webview.onDidReceiveMessage((m) => this.onMessage(m)));
     this.panel.onDidDispose(() => this.dispose(), null, this.subs);
     SkipRatePanel.current = this;
@@ -69,41 +77,41 @@ export class SkipRatePanel implements vscode.Disposable {
     if (!m) return;                                   // not one of ours: ignore
     if (m.type === 'ready') {
       this.ready = true;
-      const s = this.settings();
-      this.post({ type: 'init', layers: this.host.shape?.layers ?? 0, threshold: effectiveThreshold(s), model: this.host.modelName ?? '' });
-      if (this.pendingRun !== undefined) { const d = this.pendingRun; this.pendingRun = undefined; void this.run(d); }
+      this.post(initMessage(this.d.host, this.d.settings()));
+      if (this.pendingRun !== undefined) { const dense = this.pendingRun; this.pendingRun = undefined; void this.run(dense); }
     } else if (m.type === 'run') void this.run(m.withDense);
-    else if (m.type === 'rendered') this.lastRendered = m;
   }
 
   /** Routed run (streamed), then a dense run of the same prompt when asked. */
   async run(withDense: boolean): Promise<void> {
-    const s = this.settings();
-    if (!(await this.host.ensureLoaded(true))) { this.post({ type: 'error', message: this.host.error ?? 'No model loaded.' }); return; }
-    const prompt = promptFromEditor(this.editor(), this.host, s);
-    if (!prompt) { this.post({ type: 'error', message: 'Open a file and place the cursor (or select text) to complete from.' }); return; }
-    this.post({ type: 'init', layers: this.host.shape?.layers ?? 0, threshold: effectiveThreshold(s), model: this.host.modelName ?? '' });
+    const { host, settings } = this.d;
+    if (!(await host.ensureLoaded(true))) { this.post({ type: 'error', message: host.error ?? 'No model loaded.' }); return; }
+    const s = settings();
+    const req = panelRequest(this.d.editor(), s);
+    if (!req) { this.post({ type: 'error', message: 'Open a file and place the cursor (or select text) to complete from.' }); return; }
+    this.post(initMessage(host, s));
     try {
-      const routed = await this.stream(prompt, 'routed', effectiveThreshold(s), s.maxTokens);
-      const dense = withDense ? await this.stream(prompt, 'dense', 0, s.maxTokens, routed) : [];
-      this.lastCounts = [routed.length, dense.length];
-      this.runs += 1;
+      const routed = await this.stream({ ...req, maxTokens: s.maxTokens, temperature: 0,
+        threshold: effectiveThreshold(s, host.info?.thresholdDefault) }, 'routed');
+      const dense = withDense ? await this.stream({ ...req, maxTokens: s.maxTokens, temperature: 0, threshold: 0 }, 'dense', routed) : [];
+      this.d.observer?.panelRuns.push({ routed: routed.length, dense: dense.length });
     } catch (e) {
       this.post({ type: 'error', message: `Completion failed: ${e instanceof Error ? e.message : String(e)}` });
     }
   }
 
-  private async stream(prompt: string, kind: RunKind, threshold: number, maxTokens: number, routed?: TokenTrace[]): Promise<TokenTrace[]> {
+  private async stream(req: CompleteRequest, kind: RunKind, routed?: TokenTrace[]): Promise<TokenTrace[]> {
     const runId = ++this.runId;
-    this.post({ type: 'runStart', runId, kind, prompt, threshold });
+    const shown = req.prompt ?? req.prefix ?? '';
+    this.post({ type: 'runStart', runId, kind, prompt: shown.slice(-2000), threshold: req.threshold ?? 0 });
     let i = 0;
     const t0 = Date.now();
-    const r = await this.host.complete({ prompt, maxTokens, threshold, temperature: 0 }, {
+    const r = await this.d.engine.complete(req, {
       record: kind === 'routed',
       onToken: (t) => this.post({ type: 'token', runId, kind, token: tokenView(t, i++) }),
     });
     const divergence = routed ? firstDivergence(routed, r.tokens) : undefined;
-    this.post({ type: 'runEnd', runId, kind, summary: summaryView(r.tokens, this.host, Date.now() - t0), divergence });
+    this.post({ type: 'runEnd', runId, kind, summary: summaryView(r.tokens, this.d.host, Date.now() - t0), divergence });
     return r.tokens;
   }
 

@@ -6,27 +6,27 @@ import type { CompletionPipeline, PrimeOutcome } from '../completion/pipeline';
 import type { SkipgptSettings } from '../completion/settings';
 import type { EngineHost } from './engineHost';
 import { editorRequest } from './inline';
+import type { TestObserver } from './testObserver';
 
 /** Quiet time after a focus change before priming: switching through several files primes only the last. */
 export const PRIME_DELAY_MS = 400;
 
 export class CachePrimer implements vscode.Disposable {
-  /** Outcomes of the primes started, most recent last (the e2e suite reads them). */
-  readonly outcomes: PrimeOutcome[] = [];
   private timer?: ReturnType<typeof setTimeout>;
   private running?: AbortController;
   private readonly subs: vscode.Disposable[] = [];
 
   constructor(private readonly pipeline: CompletionPipeline, private readonly host: EngineHost,
-    private readonly settings: () => SkipgptSettings, private readonly log: vscode.LogOutputChannel) {
+    private readonly settings: () => SkipgptSettings, private readonly log: vscode.LogOutputChannel,
+    private readonly observer?: TestObserver) {
     let was = host.state;
     this.subs.push(
       vscode.window.onDidChangeActiveTextEditor((e) => this.schedule(e)),
-      // A model finished loading with a file already open (startup, model switch): prime that file. Not after every
-      // suggestion (generating -> ready): the suggestion itself left its prompt in the cache.
+      // A model finished loading with a file already open (startup, model switch, restart): prime that file.
+      // Suggestions do not change the host's state (the suggestion itself leaves its prompt in the cache).
       host.onDidChange(() => {
         const now = host.state;
-        if (now === 'ready' && was !== 'ready' && was !== 'generating') this.schedule(vscode.window.activeTextEditor);
+        if (now === 'ready' && was !== 'ready') this.schedule(vscode.window.activeTextEditor);
         was = now;
       }),
     );
@@ -48,8 +48,7 @@ export class CachePrimer implements vscode.Disposable {
     const t0 = Date.now();
     try {
       const outcome = await this.pipeline.prime(editorRequest(editor.document, editor.selection.active), ac.signal);
-      this.outcomes.push(outcome);
-      if (this.outcomes.length > 50) this.outcomes.shift();
+      this.observer?.primes.push(outcome);
       this.log.debug(`cache priming for ${vscode.workspace.asRelativePath(editor.document.uri)}: ${outcome} in ${Date.now() - t0} ms`);
     } finally {
       if (this.running === ac) this.running = undefined;

@@ -3,29 +3,35 @@
 import * as vscode from 'vscode';
 import { effectiveThreshold, type SkipgptSettings } from '../completion/settings';
 import { statusView } from '../status/text';
+import type { EngineGate } from './engineGate';
 import type { EngineHost } from './engineHost';
+import type { TraceRecorder } from './traceRecorder';
 
 export class SkipgptStatusBar implements vscode.Disposable {
-  readonly item = vscode.window.createStatusBarItem('skipgpt.status', vscode.StatusBarAlignment.Right, 100);
-  private readonly sub: vscode.Disposable;
+  private readonly item = vscode.window.createStatusBarItem('skipgpt.status', vscode.StatusBarAlignment.Right, 100);
+  private readonly subs: vscode.Disposable[];
 
-  constructor(private readonly host: EngineHost, private readonly settings: () => SkipgptSettings) {
+  constructor(private readonly host: EngineHost, private readonly gate: EngineGate, private readonly traces: TraceRecorder,
+    private readonly settings: () => SkipgptSettings) {
     this.item.name = 'SkipGPT';
     this.item.command = 'skipgpt.openPanel';
-    this.sub = host.onDidChange(() => this.update());
+    this.subs = [host.onDidChange(() => this.update()), gate.onDidChangeBusy(() => this.update()), traces.onDidTrace(() => this.update())];
     this.update();
     this.item.show();
   }
 
+  /** What the item shows now (the test observer reads it). */
+  get shown(): { text: string; tooltip: string } { return { text: this.item.text, tooltip: String(this.item.tooltip ?? '') }; }
+
   update(): void {
-    const s = this.settings();
-    const v = statusView({ state: this.host.state, model: this.host.modelName, error: this.host.error, last: this.host.last,
-      inlineEnabled: s.inlineEnabled, threshold: effectiveThreshold(s), ep: this.host.executionProvider,
-      epReason: this.host.providerReason });
+    const s = this.settings(), h = this.host, info = h.info;
+    const v = statusView({ state: h.ready && this.gate.busy ? 'generating' : h.state, model: info?.name, error: h.error,
+      last: this.traces.lastFigures, inlineEnabled: s.inlineEnabled, threshold: effectiveThreshold(s, info?.thresholdDefault),
+      ep: info?.executionProvider, epReason: info?.providerReason });
     this.item.text = v.text;
     this.item.tooltip = v.tooltip;
     this.item.backgroundColor = v.error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
   }
 
-  dispose(): void { this.sub.dispose(); this.item.dispose(); }
+  dispose(): void { for (const s of this.subs) s.dispose(); this.item.dispose(); }
 }

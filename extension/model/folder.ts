@@ -43,7 +43,7 @@ export function chooseModelFolder(i: FolderInputs): FolderChoice {
   if (i.exists(join(bundled, 'manifest.json'))) return { dir: bundled, source: 'default', ignoredWorkspaceValue: ignored };
   return {
     source: 'none', ignoredWorkspaceValue: ignored,
-    problem: 'No SkipGPT model folder is set and the default model (models/smollm2-135m-skip25-int8) is not installed. '
+    problem: `No SkipGPT model folder is set and the default model (${DEFAULT_MODEL_SUBDIR}) is not installed. `
       + 'Run "SkipGPT: Choose Model Folder" to pick a folder with manifest.json, or build one (see docs/EXTENSION.md).',
   };
 }

@@ -1,7 +1,8 @@
 // Dense-vs-routed benchmark on one file: the same prompts (cut from the file at evenly spaced line ends) run dense
 // (threshold 0) and routed in alternating order, without KV reuse, and the medians are compared side by side.
 // vscode-free; the "SkipGPT: Run Benchmark" command shows the report.
-import type { CompletionEngine, ModelShape } from '../completion/engineApi';
+import type { CompletionEngine } from '../completion/engineApi';
+import type { ModelSizes } from './stats';
 import { firstDivergence, median, summarize } from './stats';
 
 export interface BenchmarkOptions { threshold: number; prompts?: number; maxTokens?: number; maxPromptChars?: number; signal?: AbortSignal }
@@ -31,7 +32,7 @@ export function benchmarkPrompts(text: string, count: number, maxChars: number):
   return [...picks].map((e) => text.slice(Math.max(0, e - maxChars), e));
 }
 
-export async function runBenchmark(engine: CompletionEngine, text: string, shape: ModelShape | undefined, o: BenchmarkOptions): Promise<BenchmarkResult> {
+export async function runBenchmark(engine: CompletionEngine, text: string, shape: ModelSizes | undefined, o: BenchmarkOptions): Promise<BenchmarkResult> {
   const maxTokens = o.maxTokens ?? 32;
   const prompts = benchmarkPrompts(text, o.prompts ?? 3, o.maxPromptChars ?? 1500);
   const rows: BenchmarkRow[] = [];

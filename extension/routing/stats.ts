@@ -1,7 +1,12 @@
 // Routing statistics from per-token traces: skip rates (attention and MLP apart, per layer), tokens/s, the fraction of
 // weights read compared with dense decoding, where a routed run diverges from a dense one, and a session-long
 // per-layer accumulator for the inspector. vscode-free.
-import type { ModelShape, TokenTrace } from '../completion/engineApi';
+import type { ModelDims, RoutingTrace, TokenTrace } from '../engine/protocol';
+
+/** A token's routing, with the step time when it was generated (prompt tokens have none). */
+type Routed = RoutingTrace & Partial<Pick<TokenTrace, 'ms'>>;
+/** The sizes the weights-read model needs (LoadInfo.dims). */
+export type ModelSizes = Omit<ModelDims, 'maxPositions'>;
 
 export interface RunSummary {
   tokens: number;
@@ -25,14 +30,14 @@ const median = (xs: number[]): number => {
 export { median };
 
 /** Parameter counts per sublayer, for the bytes-read model in docs (batch-1 decode is memory-bound). */
-export function sublayerWeights(shape: ModelShape): { qo: number; kv: number; mlp: number; head: number } {
+export function sublayerWeights(shape: ModelSizes): { qo: number; kv: number; mlp: number; head: number } {
   const q = shape.hidden * shape.heads * shape.headDim;
   const kv = 2 * shape.hidden * shape.kvHeads * shape.headDim;
   return { qo: 2 * q, kv, mlp: 3 * shape.hidden * shape.intermediate, head: shape.vocab * shape.hidden };
 }
 
 /** Routed/dense weights read for these tokens. K/V projections always run (the cache needs them, see skipgpt.md). */
-export function weightsReadFraction(tokens: readonly TokenTrace[], shape: ModelShape): number {
+export function weightsReadFraction(tokens: readonly Routed[], shape: ModelSizes): number {
   if (tokens.length === 0) return 1;
   const w = sublayerWeights(shape);
   const densePerToken = w.head + shape.layers * (w.qo + w.kv + w.mlp);
@@ -44,13 +49,13 @@ export function weightsReadFraction(tokens: readonly TokenTrace[], shape: ModelS
   return routed / (densePerToken * tokens.length);
 }
 
-export function summarize(tokens: readonly TokenTrace[], shape?: ModelShape, wallMs?: number): RunSummary {
+export function summarize(tokens: readonly Routed[], shape?: ModelSizes, wallMs?: number): RunSummary {
   const layers = shape?.layers ?? (tokens[0]?.attn.length ?? 0);
   const attnSkipped = new Array<number>(layers).fill(0);
   const mlpSkipped = new Array<number>(layers).fill(0);
   let ms = 0;
   for (const t of tokens) {
-    ms += t.ms;
+    ms += t.ms ?? 0;
     for (let l = 0; l < layers; l++) {
       if (!t.attn[l]) attnSkipped[l] += 1;
       if (!t.mlp[l]) mlpSkipped[l] += 1;
@@ -85,7 +90,7 @@ export class SessionStats {
   attnSkipped: number[] = [];
   mlpSkipped: number[] = [];
 
-  add(tokens: readonly TokenTrace[]): void {
+  add(tokens: readonly Routed[]): void {
     for (const t of tokens) {
       const L = t.attn.length;
       if (this.attnSkipped.length !== L) { this.attnSkipped = new Array(L).fill(0); this.mlpSkipped = new Array(L).fill(0); this.tokens = 0; }

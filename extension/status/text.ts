@@ -10,9 +10,10 @@ export interface StatusView { text: string; tooltip: string; error: boolean }
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 export function statusView(o: { state: EngineState; model?: string; error?: string; last?: LastRun; inlineEnabled: boolean;
-  threshold: number; ep?: string; epReason?: string }): StatusView {
+  threshold?: number; ep?: string; epReason?: string }): StatusView {
   const off = o.inlineEnabled ? '' : ' (off)';
-  const mode = o.threshold === 0 ? 'dense' : `threshold ${o.threshold}`;
+  // No threshold before a model is loaded: the model's default will apply.
+  const mode = o.threshold === 0 ? 'dense' : o.threshold === undefined ? "the model's default threshold" : `threshold ${o.threshold}`;
   const lines = [`SkipGPT${o.model ? `: ${o.model}` : ''}`, `Routing: ${mode}`];
   if (o.ep) lines.push(`Execution provider: ${o.ep}${o.epReason ? ` (${o.epReason})` : ''}`);
   if (!o.inlineEnabled) lines.push('Inline completions are off (SkipGPT: Toggle Inline Completions)');

@@ -1,7 +1,8 @@
 // Messages between the host and the two webviews (skip-rate panel, routing inspector), as one typed map each way,
 // plus the strict validator the host applies to everything a webview posts. Imported by both sides: no vscode, no
 // DOM, no Node.
-import type { TokenTrace } from '../completion/engineApi';
+import { SKIP_ALL_THRESHOLD } from '../completion/settings';
+import type { TokenTrace } from '../engine/protocol';
 
 /** A token as the webviews see it: plain arrays, probabilities rounded to 3 decimals. */
 export interface TokenView {
@@ -26,15 +27,18 @@ export interface SummaryView {
 export type RunKind = 'routed' | 'dense';
 
 export type HostToWebview =
-  /** Sent once after `ready`: what the webview renders against. */
-  | { type: 'init'; layers: number; threshold: number; model: string }
+  /** After `ready` and when the model or the threshold setting changes: what the webview renders against.
+   * `threshold`: the one in effect (setting, else the model's default); `maxThreshold`: "skip all". */
+  | { type: 'init'; layers: number; threshold: number | null; maxThreshold: number; model: string }
   /** Panel: a run begins; tokens follow as they are generated. */
   | { type: 'runStart'; runId: number; kind: RunKind; prompt: string; threshold: number }
   | { type: 'token'; runId: number; kind: RunKind; token: TokenView }
   /** `divergence`: first token index where routed and dense differ (-1 none), on the dense run's end. */
   | { type: 'runEnd'; runId: number; kind: RunKind; summary: SummaryView; divergence?: number }
-  /** Inspector: the latest completion's full trace and the session's per-layer skip rates. */
+  /** Inspector: the latest completion's full trace and the session's per-layer skip rates; `promptSummary` when the
+   * run traced its prompt (the inspector's own re-runs do). */
   | { type: 'trace'; prompt: string; threshold: number; tokens: TokenView[]; summary: SummaryView;
+      promptSummary?: { tokens: number; attnSkip: number; mlpSkip: number };
       session: { tokens: number; attn: number[]; mlp: number[] } }
   | { type: 'error'; message: string };
 
@@ -45,12 +49,9 @@ export type WebviewToHost =
   | { type: 'run'; withDense: boolean }
   /** Inspector's threshold slider: re-run the last prompt at this threshold. */
   | { type: 'rerun'; threshold: number }
-  | { type: 'export'; format: 'json' | 'csv' }
-  /** What the webview drew, counted from its own DOM (tests and logs read it). */
-  | { type: 'rendered'; view: 'panel' | 'inspector'; tokens: number; layers: number; cells: number };
+  | { type: 'export'; format: 'json' | 'csv' };
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 1e7;
 const keysOk = (o: Record<string, unknown>, keys: string[]) => Object.keys(o).every((k) => keys.includes(k));
 
 /** Returns the message if it is exactly one of the WebviewToHost shapes, else undefined (and the host ignores it). */
@@ -62,14 +63,10 @@ export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
     case 'run':
       return keysOk(x, ['type', 'withDense']) && typeof x.withDense === 'boolean' ? { type: 'run', withDense: x.withDense } : undefined;
     case 'rerun':
-      return keysOk(x, ['type', 'threshold']) && typeof x.threshold === 'number' && Number.isFinite(x.threshold) && x.threshold >= 0 && x.threshold <= 1.01
+      return keysOk(x, ['type', 'threshold']) && typeof x.threshold === 'number' && Number.isFinite(x.threshold) && x.threshold >= 0 && x.threshold <= SKIP_ALL_THRESHOLD
         ? { type: 'rerun', threshold: x.threshold } : undefined;
     case 'export':
       return keysOk(x, ['type', 'format']) && (x.format === 'json' || x.format === 'csv') ? { type: 'export', format: x.format } : undefined;
-    case 'rendered':
-      return keysOk(x, ['type', 'view', 'tokens', 'layers', 'cells']) && (x.view === 'panel' || x.view === 'inspector')
-        && isCount(x.tokens) && isCount(x.layers) && isCount(x.cells)
-        ? { type: 'rendered', view: x.view, tokens: x.tokens, layers: x.layers, cells: x.cells } : undefined;
     default:
       return undefined;
   }

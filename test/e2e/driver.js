@@ -31,6 +31,9 @@ async function frameCensus(page) {
         divergence: (document.getElementById('divergence') || { textContent: '' }).textContent,
         error: (document.getElementById('error') || { textContent: '' }).textContent,
         csp: (document.querySelector('meta[http-equiv="Content-Security-Policy"]') || { content: '' }).content,
+        slider: (document.getElementById('threshold') || { value: '' }).value,
+        sliderCaption: (document.getElementById('threshold-value') || { textContent: '' }).textContent,
+        info: (document.getElementById('info') || { textContent: '' }).textContent,
       }));
       if (c.view) out.push(c);
     } catch { /* cross-origin or detached frame */ }

@@ -10,8 +10,9 @@ const totals = el('div', { class: 'summary', id: 'totals' });
 const heatmap = el('div', { class: 'heatmap', id: 'heatmap' });
 const details = el('div', { id: 'details' });
 const bars = el('div', { class: 'bars', id: 'session-bars' });
-const slider = el('input', { type: 'range', min: '0', max: '1', step: '0.05', value: '0.5', id: 'threshold' });
-const sliderValue = el('span', { id: 'threshold-value' }, '0.5');
+// No value until the host's `init` says which threshold is in effect (the setting, else the model's default).
+const slider = el('input', { type: 'range', min: '0', max: '1', step: '0.01', id: 'threshold' });
+const sliderValue = el('span', { id: 'threshold-value' }, '');
 const rerun = el('button', { id: 'rerun' }, 'Re-run last prompt');
 const exportJson = el('button', { class: 'secondary', id: 'export-json' }, 'Export JSON');
 const exportCsv = el('button', { class: 'secondary', id: 'export-csv' }, 'Export CSV');
@@ -33,6 +34,13 @@ app.append(
     el('span', {}, el('span', { class: 'swatch sw-mlp' }), 'MLP skipped (bottom)')),
   heatmap, details,
   el('h2', {}, 'Skip rate per layer (session)'), bars);
+
+/** The slider and its caption always show the same threshold: the one in effect, or the latest trace's. */
+function showThreshold(t: number | null): void {
+  if (t === null) { sliderValue.textContent = '(no model)'; return; }
+  slider.value = String(t);
+  sliderValue.textContent = String(t);
+}
 
 function stat(label: string, value: string, id: string): HTMLElement {
   return el('div', { class: 'stat', id }, el('b', {}, value), el('span', { class: 'muted' }, label));
@@ -81,22 +89,25 @@ function renderBars(session: { tokens: number; attn: number[]; mlp: number[] }):
 function onMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'init':
-      slider.value = String(m.threshold); sliderValue.textContent = String(m.threshold);
+      slider.max = String(m.maxThreshold);
+      showThreshold(m.threshold);
       if (!tokens.length) info.textContent = `${m.model || 'model'} · ${m.layers} layers · no completion yet: trigger one in an editor.`;
       return;
     case 'trace': {
       clearError();
       tokens = m.tokens;
       const layers = tokens[0]?.attn.length ?? 0;
+      showThreshold(m.threshold);
       info.textContent = `Latest completion: ${tokens.length} tokens × ${layers} layers at threshold ${m.threshold}. Click a token for its router probabilities.`;
       totals.replaceChildren(stat('tokens/s', m.summary.tokensPerSec.toFixed(1), 'tot-tps'), stat('attention skipped', pct(m.summary.attnSkip), 'tot-attn'),
         stat('MLP skipped', pct(m.summary.mlpSkip), 'tot-mlp'),
         stat('weights read vs dense', m.summary.weightsReadFraction === null ? 'n/a' : pct(m.summary.weightsReadFraction), 'tot-weights'),
-        stat('session tokens', String(m.session.tokens), 'tot-session'));
+        stat('session tokens', String(m.session.tokens), 'tot-session'),
+        ...(m.promptSummary ? [stat(`prompt (${m.promptSummary.tokens} tokens): attention / MLP skipped`,
+          `${pct(m.promptSummary.attnSkip)} / ${pct(m.promptSummary.mlpSkip)}`, 'tot-prompt')] : []));
       renderHeatmap(layers);
       renderBars(m.session);
       select(selected >= 0 && selected < tokens.length ? selected : 0);
-      post({ type: 'rendered', view: 'inspector', tokens: tokens.length, layers, cells: heatmap.querySelectorAll('.cell').length });
       return;
     }
     case 'error': showError(m.message); return;

@@ -14,7 +14,6 @@ const titles: Record<RunKind, HTMLElement> = { routed: el('h2', {}, 'Routed'), d
 const divergence = el('div', { class: 'muted', id: 'divergence' });
 const tokens: Record<RunKind, TokenView[]> = { routed: [], dense: [] };
 const current: Record<RunKind, number> = { routed: -1, dense: -1 };
-let layers = 0;
 
 const runBoth = el('button', { id: 'run' }, 'Run routed + dense');
 const runRouted = el('button', { id: 'run-routed', class: 'secondary' }, 'Run routed only');
@@ -66,15 +65,9 @@ function showHover(t: TokenView, kind: RunKind, ev: MouseEvent): void {
   hover.style.top = `${Math.min(ev.clientY + 16, window.innerHeight - 200)}px`;
 }
 
-function report(): void {
-  const cells = document.querySelectorAll('.tok').length;
-  post({ type: 'rendered', view: 'panel', tokens: streams.routed.querySelectorAll('.tok').length, layers, cells });
-}
-
 function onMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'init':
-      layers = m.layers;
       info.textContent = `${m.model || 'model'} · ${m.layers} layers · threshold ${m.threshold}`;
       return;
     case 'runStart': {
@@ -105,7 +98,6 @@ function onMessage(m: HostToWebview): void {
           for (const k of ['routed', 'dense'] as const) streams[k].querySelector(`.tok[data-i="${m.divergence}"]`)?.classList.add('diverged');
         }
       }
-      report();
       return;
     case 'error':
       showError(m.message);

@@ -21,10 +21,13 @@ describe('commands', () => {
     assert.strictEqual(cfg().get('threshold'), 0.65);
     await vscode.commands.executeCommand('skipgpt.toggleDenseMode');
     assert.strictEqual(cfg().get('denseMode'), true);
-    await waitFor(() => /Routing: dense/.test(String(api.status.item.tooltip)), 5000, 'status tooltip to say dense');
+    await waitFor(() => /Routing: dense/.test(api.host.status().tooltip), 5000, 'status tooltip to say dense');
     await vscode.commands.executeCommand('skipgpt.toggleDenseMode');
-    await waitFor(() => /threshold 0\.65/.test(String(api.status.item.tooltip)), 5000, 'status tooltip to show the threshold');
-    await setSetting('threshold', undefined);
+    await waitFor(() => /threshold 0\.65/.test(api.host.status().tooltip), 5000, 'status tooltip to show the threshold');
+    // The "Trained" preset clears the setting: the model's own default (LoadInfo.thresholdDefault) applies again.
+    await vscode.commands.executeCommand('skipgpt.setSparsity', null);
+    assert.strictEqual(cfg().inspect('threshold')?.globalValue, undefined);
+    await waitFor(() => /threshold 0\.5\b/.test(api.host.status().tooltip), 5000, 'status tooltip to show the model default');
     await setSetting('denseMode', undefined);
   });
 
@@ -34,11 +37,11 @@ describe('commands', () => {
     assert.strictEqual(cfg().get('inlineCompletions.enabled'), false);
     await sleep(300);
     await openAt('sample.py', 2);
-    const calls = api.provider.calls;
+    const calls = api.inlineCalls;
     await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
     await sleep(1000);
-    assert.strictEqual(api.provider.calls, calls, 'provider not called while off');
-    assert.match(api.status.item.text, /\(off\)/);
+    assert.strictEqual(api.inlineCalls, calls, 'provider not called while off');
+    assert.match(api.host.status().text, /\(off\)/);
     await vscode.commands.executeCommand('skipgpt.toggleInlineCompletions');
     assert.strictEqual(cfg().get('inlineCompletions.enabled'), true);
   });
@@ -52,8 +55,8 @@ describe('commands', () => {
     assert.strictEqual(r.rows.length, 4);
     assert.ok(r.dense.tokPerS > 0 && r.routed.tokPerS > 0);
     assert.ok(r.routed.attnSkip > 0, 'the routed runs skipped some attention');
-    assert.match(api.lastBenchmark!.report, /Routed \/ dense decode speed: \*\*[\d.]+×\*\*/);
-    console.log(api.lastBenchmark!.report);
+    assert.match(api.benchmark!.report, /Routed \/ dense decode speed: \*\*[\d.]+×\*\*/);
+    console.log(api.benchmark!.report);
   });
 
   it('shows the logs channel', async () => {

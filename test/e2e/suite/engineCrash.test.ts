@@ -4,7 +4,7 @@
 // as before the crash. An engine that keeps crashing is restarted a bounded number of times, then left to the user.
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
-import type { CompleteRequest } from '../../../extension/completion/engineApi';
+import type { CompleteRequest } from '../../../extension/engine';
 import { getApi, sleep, waitFor } from './helpers';
 
 const REQ: CompleteRequest = { prompt: 'def add(a, b):\n    return', maxTokens: 8, threshold: 0.5, reusePrefix: false };
@@ -24,22 +24,22 @@ describe('engine crash (native signal in the engine process)', () => {
   it('SIGSEGV mid-generation: host alive, a message, automatic restart, the same completion as before', async () => {
     const api = await getApi();
     await waitFor(() => api.host.ensureLoaded(), 60000, 'model loaded');
-    api.host.restarts.reset();
+    api.host.resetRestarts();
     const before = await api.host.complete(REQ, { record: false });
-    const pid = api.host.client?.pid;
+    const pid = api.host.pid();
     assert.ok(pid && pid !== process.pid, `engine pid ${pid} (host ${process.pid})`);
-    const n = api.host.shown.length;
+    const n = api.messages.length;
     let streamed = 0;
     const long = api.host.complete({ ...REQ, maxTokens: 400, threshold: 0 },
       { record: false, onToken: () => { if (++streamed === 2) process.kill(pid, 'SIGSEGV'); } });
     await assert.rejects(long, /killed by signal SIGSEGV/);
     assert.ok(streamed >= 2 && streamed < 400, `${streamed} tokens before the crash`);
-    const msg = await waitFor(() => api.host.shown.slice(n).find((m) => /engine stopped/.test(m)), 10000, 'a crash message');
+    const msg = await waitFor(() => api.messages.slice(n).find((m) => /engine stopped/.test(m)), 10000, 'a crash message');
     assert.match(msg, /SIGSEGV/);
     assert.match(msg, /Restarting/);
     await hostAlive();
-    await waitFor(() => api.host.state === 'ready', 60000, 'automatic restart');
-    const fresh = api.host.client?.pid;
+    await waitFor(() => api.host.state() === 'ready', 60000, 'automatic restart');
+    const fresh = api.host.pid();
     assert.ok(fresh && fresh !== pid && alive(fresh) && !alive(pid), `old pid ${pid}, new pid ${fresh}`);
     const after = await api.host.complete(REQ, { record: false });
     assert.deepStrictEqual(ids(after), ids(before));
@@ -48,25 +48,25 @@ describe('engine crash (native signal in the engine process)', () => {
 
   it('a crash loop is bounded: after 3 restarts within a minute a message with "Restart Engine"; that command recovers', async () => {
     const api = await getApi();
-    await waitFor(() => api.host.state === 'ready', 60000, 'engine ready');
-    api.host.restarts.reset();
+    await waitFor(() => api.host.state() === 'ready', 60000, 'engine ready');
+    api.host.resetRestarts();
     for (let i = 1; i <= 3; i++) {
-      const pid = api.host.client!.pid!;
+      const pid = api.host.pid()!;
       process.kill(pid, 'SIGSEGV');
-      await waitFor(() => api.host.state === 'ready' && api.host.client?.pid !== undefined && api.host.client.pid !== pid,
+      await waitFor(() => api.host.state() === 'ready' && api.host.pid() !== undefined && api.host.pid() !== pid,
         60000, `automatic restart ${i}`);
     }
-    const n = api.host.shown.length;
-    const pid = api.host.client!.pid!;
+    const n = api.messages.length;
+    const pid = api.host.pid()!;
     process.kill(pid, 'SIGSEGV');
-    const msg = await waitFor(() => api.host.shown.slice(n).find((m) => /4 times within a minute/.test(m)), 10000, 'the give-up message');
+    const msg = await waitFor(() => api.messages.slice(n).find((m) => /4 times within a minute/.test(m)), 10000, 'the give-up message');
     assert.match(msg, /not restarted automatically/);
     await sleep(2000);
-    assert.strictEqual(api.host.state, 'error');
-    assert.strictEqual(api.host.client?.pid, undefined, 'no fourth automatic restart');
+    assert.strictEqual(api.host.state(), 'error');
+    assert.strictEqual(api.host.pid(), undefined, 'no fourth automatic restart');
     await hostAlive();
     await vscode.commands.executeCommand('skipgpt.restartEngine');
-    await waitFor(() => api.host.state === 'ready', 60000, 'ready after Restart Engine');
+    await waitFor(() => api.host.state() === 'ready', 60000, 'ready after Restart Engine');
     const r = await api.host.complete(REQ, { record: false });
     assert.strictEqual(r.tokens.length, REQ.maxTokens);
   });

@@ -5,6 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { SkipgptApi } from '../../../extension/extension';
+import type { TestObserver } from '../../../extension/host/testObserver';
 
 export const ROOT = process.env.SKIPGPT_E2E_ROOT ?? path.resolve(__dirname, '..', '..', '..', '..');
 export const ARTIFACTS = process.env.SKIPGPT_E2E_ARTIFACTS ?? path.join(ROOT, 'test-artifacts');
@@ -24,12 +25,14 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms: number, what: str
   }
 }
 
-let api: SkipgptApi | undefined;
-export async function getApi(): Promise<SkipgptApi> {
+let api: TestObserver | undefined;
+/** The extension's test observer (activate() returns it only under tests: ExtensionMode.Test). */
+export async function getApi(): Promise<TestObserver> {
   if (api) return api;
   const ext = vscode.extensions.getExtension<SkipgptApi>('skipgpt.skipgpt-vscode');
   assert.ok(ext, 'extension skipgpt.skipgpt-vscode is installed in the development host');
-  api = await ext.activate();
+  api = (await ext.activate()).test;
+  assert.ok(api, 'the extension runs in test mode and returns its test observer');
   return api;
 }
 
@@ -54,7 +57,8 @@ export async function revert(editor: vscode.TextEditor): Promise<void> {
 }
 
 export interface FrameCensus { view: string; cells: number; skippedHalves: number; tokens: number; routedTokens: number; denseTokens: number;
-  colHeads: number; sessionBars: number; styledBars: number; bars: number; summary: string; divergence: string; error: string; csp: string }
+  colHeads: number; sessionBars: number; styledBars: number; bars: number; summary: string; divergence: string; error: string; csp: string;
+  slider: string; sliderCaption: string; info: string }
 
 /** Asks the driver for a screenshot of the workbench (test-artifacts/<name>.png) and what each webview frame holds. */
 export async function shot(name: string): Promise<FrameCensus[]> {
@@ -75,4 +79,9 @@ export async function act(view: 'panel' | 'inspector', action: string, arg = '')
   const r = JSON.parse(readFileSync(path.join(ARTIFACTS, `${name}.json`), 'utf8')) as Record<string, unknown>;
   if (r.error) throw new Error(`webview action ${action} failed: ${String(r.error)}`);
   return r;
+}
+
+/** What a webview frame holds now, read from its DOM by the driver (with a screenshot `name`). */
+export async function census(view: 'panel' | 'inspector', name: string): Promise<FrameCensus | undefined> {
+  return (await shot(name)).find((c) => c.view === view);
 }

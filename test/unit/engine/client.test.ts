@@ -31,7 +31,7 @@ describe('engine/client (engine process)', () => {
   it('streams tokens with traces and resolves with the same tokens, text and timings', async () => {
     const streamed: TokenTrace[] = [];
     let shown = '';
-    const r = await client.complete({ prompt: 'def add(a, b):\n    return', maxTokens: 6 }, {
+    const r = await client.complete({ prompt: 'def add(a, b):\n    return', maxTokens: 6, tracePrompt: true }, {
       onToken: (t, text) => { streamed.push(t); shown += text; },
     });
     assert.strictEqual(r.tokens.length, 6);
@@ -41,7 +41,7 @@ describe('engine/client (engine process)', () => {
     assert.ok(r.tokens.every((t) => t.attn.length === L && t.pMlp.length === L && t.ms > 0));
     // serialization 'advanced': the traces arrive as typed arrays, not as plain objects
     assert.ok(streamed[0].attn instanceof Uint8Array && streamed[0].pAttn instanceof Float32Array);
-    assert.ok(r.prompt.length > 0 && r.prompt.every((t) => t.attn instanceof Uint8Array));
+    assert.ok(r.prompt && r.prompt.length > 0 && r.prompt.every((t) => t.attn instanceof Uint8Array));
     assert.ok(r.timings.prefillTokens > 0 && r.timings.decodeTokens === 5 && r.timings.decodeTokPerS > 0);
   });
 

@@ -71,8 +71,8 @@ describe(`default model parity (${dir})`, function () {
         continue;
       }
       gen.reset();
-      const r = await gen.complete({ ids: c.prompt_ids, threshold: c.threshold, maxTokens: c.greedy.ids.length });
-      const flips = r.prompt.reduce((n, t, s) => n + c.decisions[s].reduce((m, d, l) =>
+      const r = await gen.complete({ ids: c.prompt_ids, threshold: c.threshold, maxTokens: c.greedy.ids.length, tracePrompt: true });
+      const flips = r.prompt!.reduce((n, t, s) => n + c.decisions[s].reduce((m, d, l) =>
         m + (d[0] !== t.attn[l] ? 1 : 0) + (d[1] !== t.mlp[l] ? 1 : 0), 0), 0);
       assert.strictEqual(flips, 0, `${c.name}: ${flips} decisions differ from PyTorch`);
       const ids = r.tokens.map((t) => t.id);

@@ -75,21 +75,21 @@ describe('Generator with token healing (tiny fixture)', () => {
   after(async () => { await runner?.dispose(); });
 
   /** All generated text including the healed part, decoded after the kept prompt. */
-  const generated = (r: CompleteResult) => runner.tokenizer.decode([...r.prompt.map((p) => p.id), ...r.tokens.map((t) => t.id)])
-    .slice(runner.tokenizer.decode(r.prompt.map((p) => p.id)).length);
+  const generated = (r: CompleteResult) => runner.tokenizer.decode([...r.prompt!.map((p) => p.id), ...r.tokens.map((t) => t.id)])
+    .slice(runner.tokenizer.decode(r.prompt!.map((p) => p.id)).length);
 
   for (const text of ['x = sel', 'def f(x):\n    ', 'def f(x):\n']) {
     it(`re-produces the removed text first and emits only what follows it (${JSON.stringify(text)})`, async () => {
       gen.reset();
-      const r = await gen.complete({ prefix: text, maxTokens: 8 });
-      const kept = runner.tokenizer.decode(r.prompt.map((p) => p.id));
+      const r = await gen.complete({ prefix: text, maxTokens: 8, tracePrompt: true });
+      const kept = runner.tokenizer.decode(r.prompt!.map((p) => p.id));
       assert.ok(kept.length < text.length && text.startsWith(kept), `prompt backed up: ${JSON.stringify(kept)}`);
       const removed = text.slice(kept.length);
       const all = generated(r);
       assert.ok(all.startsWith(removed), `generated ${JSON.stringify(all)} starts with ${JSON.stringify(removed)}`);
       assert.strictEqual(r.text, all.slice(removed.length));
       assert.strictEqual(r.tokens.map((t) => t.text).join(''), r.text, 'token texts add up to the completion');
-      const backedUp = runner.tokenizer.encode(text).length - r.prompt.length;
+      const backedUp = runner.tokenizer.encode(text).length - r.prompt!.length;
       if (r.finishReason === 'length') assert.strictEqual(r.tokens.length, 8 + backedUp, 're-generating is not charged');
     });
   }
@@ -97,29 +97,29 @@ describe('Generator with token healing (tiny fixture)', () => {
   it('is on by default for prefix requests only, and off with heal: false', async () => {
     const n = runner.tokenizer.encode('x = sel').length;
     gen.reset();
-    assert.strictEqual((await gen.complete({ prompt: 'x = sel', maxTokens: 2 })).prompt.length, n);
+    assert.strictEqual((await gen.complete({ prompt: 'x = sel', maxTokens: 2, tracePrompt: true })).prompt!.length, n);
     gen.reset();
-    assert.strictEqual((await gen.complete({ prefix: 'x = sel', heal: false, maxTokens: 2 })).prompt.length, n);
+    assert.strictEqual((await gen.complete({ prefix: 'x = sel', heal: false, maxTokens: 2, tracePrompt: true })).prompt!.length, n);
     gen.reset();
-    assert.strictEqual((await gen.complete({ prompt: 'x = sel', heal: true, maxTokens: 2 })).prompt.length, n - 1);
+    assert.strictEqual((await gen.complete({ prompt: 'x = sel', heal: true, maxTokens: 2, tracePrompt: true })).prompt!.length, n - 1);
     gen.reset();
-    assert.strictEqual((await gen.complete({ ids: runner.tokenizer.encode('x = sel'), heal: true, maxTokens: 2 })).prompt.length, n);
+    assert.strictEqual((await gen.complete({ ids: runner.tokenizer.encode('x = sel'), heal: true, maxTokens: 2, tracePrompt: true })).prompt!.length, n);
   });
 
   it('keeps prefix reuse: the next keystroke reuses the backed-up prompt', async () => {
     gen.reset();
     const base = 'def f(x):\n    y = x\n    return se';
     await gen.complete({ prefix: base, maxTokens: 4 });
-    const r = await gen.complete({ prefix: base + 'l', maxTokens: 4 });
-    assert.ok(r.timings.reusedTokens >= r.prompt.length - 1, `reused ${r.timings.reusedTokens} of ${r.prompt.length}`);
+    const r = await gen.complete({ prefix: base + 'l', maxTokens: 4, tracePrompt: true });
+    assert.ok(r.timings.reusedTokens >= r.prompt!.length - 1, `reused ${r.timings.reusedTokens} of ${r.prompt!.length}`);
   });
 
   it('greedy healing picks the best token among those consistent with the removed text', async () => {
     gen.reset();
     const text = 'def f(x):\n    ';
-    const healed = await gen.complete({ prefix: text, maxTokens: 1, threshold: 0 });
+    const healed = await gen.complete({ prefix: text, maxTokens: 1, threshold: 0, tracePrompt: true });
     const vocab = healVocabFor(runner.tokenizer, runner.vocab, () => []);   // built already by the request
-    const kept = healed.prompt.map((p) => p.id);
+    const kept = healed.prompt!.map((p) => p.id);
     const owed = text.slice(runner.tokenizer.decode(kept).length);
     gen.reset();
     const logits = (await runner.step(kept, 0)).logits;

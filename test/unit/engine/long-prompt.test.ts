@@ -57,10 +57,10 @@ describe('engine/generate: a huge prompt is cut before tokenizing', () => {
     };
     try {
       const maxTokens = 4;
-      const r = await new Generator(runner).complete({ prompt, maxTokens, threshold: 0 });
+      const r = await new Generator(runner).complete({ prompt, maxTokens, threshold: 0, tracePrompt: true });
       assert.ok(seen.length >= 1 && seen.every((n) => n <= bound), `tokenizer calls: ${seen}`);
       const want = encode(clipForTokens(prompt, bound, 'end')).slice(-(positions - maxTokens));
-      assert.deepStrictEqual(r.prompt.map((t) => t.id), want);
+      assert.deepStrictEqual(r.prompt!.map((t) => t.id), want);
       assert.strictEqual(r.tokens.length, maxTokens);
     } finally {
       tok.encode = encode;
@@ -75,7 +75,7 @@ describe('engine/generate: a huge prompt is cut before tokenizing', () => {
     const cut = tok.encode(clipForTokens(text, positions * tok.maxTokenChars, 'end')).slice(-budget);
     assert.ok(text.length > 10 * positions * tok.maxTokenChars);
     assert.deepStrictEqual(cut, full);
-    const r = await new Generator(runner).complete({ prompt: text, maxTokens: 1, threshold: 0 });
-    assert.deepStrictEqual(r.prompt.map((t) => t.id), full);
+    const r = await new Generator(runner).complete({ prompt: text, maxTokens: 1, threshold: 0, tracePrompt: true });
+    assert.deepStrictEqual(r.prompt!.map((t) => t.id), full);
   });
 });

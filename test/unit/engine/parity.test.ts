@@ -90,15 +90,15 @@ describe('engine parity with PyTorch (tiny fixture)', () => {
     const tail = parity.tokenizer_cases[0].ids.slice(0, 6);
     const longer = [...c.prompt_ids, ...tail];
     gen.reset();
-    const cold = await gen.complete({ ids: longer, threshold: 0.5, maxTokens: 6 });
+    const cold = await gen.complete({ ids: longer, threshold: 0.5, maxTokens: 6, tracePrompt: true });
     assert.strictEqual(cold.timings.reusedTokens, 0);
     gen.reset();
     await gen.complete({ ids: c.prompt_ids, threshold: 0.5, maxTokens: 3 });
-    const warm = await gen.complete({ ids: longer, threshold: 0.5, maxTokens: 6 });
+    const warm = await gen.complete({ ids: longer, threshold: 0.5, maxTokens: 6, tracePrompt: true });
     assert.strictEqual(warm.timings.reusedTokens, c.prompt_ids.length);
     assert.strictEqual(warm.timings.prefillTokens, tail.length);
     assert.deepStrictEqual(warm.tokens.map((t) => t.id), cold.tokens.map((t) => t.id));
-    assert.deepStrictEqual(warm.prompt.map((t) => [...t.attn, ...t.mlp]), cold.prompt.map((t) => [...t.attn, ...t.mlp]));
+    assert.deepStrictEqual(warm.prompt!.map((t) => [...t.attn, ...t.mlp]), cold.prompt!.map((t) => [...t.attn, ...t.mlp]));
     // Another threshold changes hidden states, so the cache must not be reused.
     const other = await gen.complete({ ids: longer, threshold: 0, maxTokens: 2 });
     assert.strictEqual(other.timings.reusedTokens, 0);
@@ -124,11 +124,11 @@ describe('engine parity with PyTorch (tiny fixture)', () => {
   it('the threshold is a per-request knob: 0 runs everything, above 1 skips everything', async () => {
     const gen = new Generator(runner);
     const ids = parity.cases[0].prompt_ids;
-    const dense = await gen.complete({ ids, threshold: 0, maxTokens: 2 });
-    const none = await gen.complete({ ids, threshold: 1.5, maxTokens: 2 });
+    const dense = await gen.complete({ ids, threshold: 0, maxTokens: 2, tracePrompt: true });
+    const none = await gen.complete({ ids, threshold: 1.5, maxTokens: 2, tracePrompt: true });
     const count = (ts: { attn: Uint8Array; mlp: Uint8Array }[]) => ts.reduce((s, t) => s + t.attn.reduce((a, b) => a + b, 0) + t.mlp.reduce((a, b) => a + b, 0), 0);
-    assert.strictEqual(count(dense.prompt), ids.length * 2 * runner.layers);
-    assert.strictEqual(count(none.prompt) + count(none.tokens), 0);
+    assert.strictEqual(count(dense.prompt!), ids.length * 2 * runner.layers);
+    assert.strictEqual(count(none.prompt!) + count(none.tokens), 0);
   });
 });
 

@@ -1,10 +1,10 @@
 // A scripted CompletionEngine for unit tests: streams given token texts with a delay, honours the abort signal the
-// way EngineClient does (stops before the next token), and records every request and whether it was aborted.
-import type { CompleteRequest, CompleteResult, CompletionEngine, CompleteOptions, TokenTrace } from '../../../extension/completion/engineApi';
+// way EngineClient does (stops before the next token, resolves 'cancelled'), and records every request and whether it
+// was aborted. Typed with the engine's own protocol types, like the real one.
+import type { CompleteOptions, CompletionEngine } from '../../../extension/completion/engineApi';
+import type { CompleteRequest, CompleteResult, TokenTrace } from '../../../extension/engine/protocol';
 
-export interface ConcreteTrace extends TokenTrace { attn: Uint8Array; mlp: Uint8Array; pAttn: Float32Array; pMlp: Float32Array }
-
-export function trace(text: string, id = 1, layers = 4, skipEvery = 2): ConcreteTrace {
+export function trace(text: string, id = 1, layers = 4, skipEvery = 2): TokenTrace {
   const attn = new Uint8Array(layers), mlp = new Uint8Array(layers);
   const pAttn = new Float32Array(layers), pMlp = new Float32Array(layers);
   for (let l = 0; l < layers; l++) {
@@ -29,16 +29,21 @@ export class FakeEngine implements CompletionEngine {
     this.options.push(opts);
     if (this.fail) throw new Error(this.fail);
     const tokens: TokenTrace[] = [];
+    let cancelled = false;
     for (const text of this.script(req)) {
       await new Promise((r) => setTimeout(r, this.stepMs));
-      if (opts.signal?.aborted) { this.aborted += 1; break; }
-      if (tokens.length >= req.maxTokens) break;
+      if (opts.signal?.aborted) { this.aborted += 1; cancelled = true; break; }
+      if (tokens.length >= (req.maxTokens ?? 32)) break;
       const t = trace(text, [...text].reduce((h, ch) => h * 31 + ch.charCodeAt(0), 7) % 49152);   // id follows the text
       tokens.push(t);
-      opts.onToken?.(t);
+      opts.onToken?.(t, text);
     }
     this.finished += 1;
     this.recorded.push(typeof opts.record === 'function' ? opts.record() : opts.record !== false);
-    return { text: tokens.map((t) => t.text).join(''), tokens, totalMs: tokens.length * this.stepMs };
+    const n = tokens.length;
+    return { text: tokens.map((t) => t.text).join(''), tokens, finishReason: cancelled ? 'cancelled' : 'length',
+      threshold: req.threshold ?? 0.5, timings: { reusedTokens: 0, prefillTokens: 1, prefillMs: this.stepMs, decodeTokens: Math.max(0, n - 1),
+        decodeMs: Math.max(0, n - 1) * this.stepMs, decodeTokPerS: n > 1 ? 1000 / this.stepMs : NaN, totalMs: n * this.stepMs,
+        draftedTokens: 0, acceptedTokens: 0 } };
   }
 }

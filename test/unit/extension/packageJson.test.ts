@@ -2,7 +2,8 @@
 import * as assert from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULTS, SETTING_KEYS } from '../../../extension/completion/settings';
+import { DEFAULTS, SETTING_KEYS, SKIP_ALL_THRESHOLD } from '../../../extension/completion/settings';
+import { EP_SETTINGS } from '../../../extension/engine/protocol';
 
 const root = join(__dirname, '..', '..', '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -17,6 +18,9 @@ describe('package.json contributions', () => {
       assert.ok(p.type && (p.description || p.markdownDescription), `skipgpt.${key} type/description`);
     }
     assert.deepStrictEqual(Object.keys(props).sort(), Object.values(SETTING_KEYS).map((k) => `skipgpt.${k}`).sort());
+    // One skip-all constant: the setting's range ends where the code's does.
+    assert.strictEqual(props['skipgpt.threshold'].maximum, SKIP_ALL_THRESHOLD);
+    assert.deepStrictEqual(props['skipgpt.executionProvider'].enum, [...EP_SETTINGS]);
   });
 
   it('contributes exactly the commands the extension registers, all in category SkipGPT', () => {

@@ -10,20 +10,23 @@ const req = (prefix: string, suffix = '', manual = false): EditorRequest => ({ d
 function setup(engine: FakeEngine | undefined, over: Partial<SkipgptSettings> = {}) {
   const settings = { ...DEFAULTS, debounceMs: 20, ...over };
   const generating: boolean[] = [];
-  const p = new CompletionPipeline({ engine: () => engine, settings: () => settings, specialTokens: () => ['<filename>', '<|endoftext|>'],
-    onGenerating: (g) => generating.push(g) });
+  const p = new CompletionPipeline({ engine: () => engine, settings: () => settings,
+    model: () => ({ specialTokens: ['<filename>', '<|endoftext|>'], thresholdDefault: 0.5 }), onGenerating: (g) => generating.push(g) });
   return { p, settings, generating };
 }
 
 describe('completion pipeline', () => {
-  it('asks the engine with the prompt, threshold and stops, and returns the post-processed text', async () => {
+  it('asks the engine with the text, budget, threshold and stops, and returns the post-processed text', async () => {
     const e = new FakeEngine(() => [' 1', '\n', 'y', ' = 2']);
-    const { p, generating } = setup(e, { threshold: 0.6 });
-    const out = await p.provide(req('x ='), new AbortController().signal);
+    const { p, generating } = setup(e, { threshold: 0.6, promptTokens: 300 });
+    const out = await p.provide({ ...req('x ='), suffix: '\nz = 3', filename: 'a.py' }, new AbortController().signal);
     assert.strictEqual(out.source, 'model');
     assert.strictEqual(out.text, ' 1\ny = 2');
-    assert.strictEqual(e.requests[0].prompt, 'x =');
+    // The engine builds and budgets the prompt with the model's tokenizer: the host sends the text as it is.
+    assert.deepStrictEqual([e.requests[0].prefix, e.requests[0].suffix, e.requests[0].filename, e.requests[0].budget, e.requests[0].prompt],
+      ['x =', '\nz = 3', 'a.py', 300, undefined]);
     assert.strictEqual(e.requests[0].threshold, 0.6);
+    assert.strictEqual(e.requests[0].tracePrompt, undefined, 'suggestions do not pay for prompt traces');
     assert.ok(e.requests[0].stop?.includes('<|endoftext|>'));
     assert.strictEqual(e.requests[0].heal, true, 'token healing: the prompt ends at the cursor');
     assert.deepStrictEqual(generating, [true, false]);
@@ -34,6 +37,12 @@ describe('completion pipeline', () => {
     await setup(e).p.provide(req('x = '), new AbortController().signal);
     await setup(e, { draftTokens: 4 }).p.provide(req('y = '), new AbortController().signal);
     assert.deepStrictEqual(e.requests.map((r) => r.draftTokens), [0, 4]);
+  });
+
+  it('uses the model\'s default threshold (LoadInfo) while the setting is unset', async () => {
+    const e = new FakeEngine(() => ['1']);
+    await setup(e, { threshold: null }).p.provide(req('x = '), new AbortController().signal);
+    assert.strictEqual(e.requests[0].threshold, 0.5);
   });
 
   it('uses threshold 0 in dense mode', async () => {
@@ -76,7 +85,7 @@ describe('completion pipeline', () => {
   });
 
   it('a burst of keystrokes: only the latest request yields a suggestion, earlier generations are aborted', async () => {
-    const e = new FakeEngine((r) => [`<${r.prompt}>`, ' more', ' text'], 8);
+    const e = new FakeEngine((r) => [`<${r.prefix}>`, ' more', ' text'], 8);
     const { p } = setup(e, { debounceMs: 5 });
     const prefixes = ['a', 'ab', 'abc', 'abcd', 'abcde'];
     const outs = await Promise.all(prefixes.map((x, i) => new Promise((r) => setTimeout(r, i * 12))
@@ -111,20 +120,6 @@ describe('completion pipeline', () => {
     assert.deepStrictEqual([out.text, out.reason], [undefined, 'empty']);
   });
 
-  it('learns characters per token from what the engine tokenized, so the budget tracks the real tokenizer', async () => {
-    const e = new FakeEngine(() => ['1']);
-    const { p } = setup(e, { debounceMs: 0, promptTokens: 100 });
-    const long = 'abcd '.repeat(200);                         // 1000 chars
-    p.learnTokenRatio(long, { text: '', tokens: [], timings: { reusedTokens: 50, prefillTokens: 150, prefillMs: 1, decodeTokens: 1, decodeMs: 1, totalMs: 2 } });
-    assert.strictEqual(p.charsPerToken, 3.75);               // (3 + 5) / 2 × 0.95, floored to 0.25
-    p.learnTokenRatio('short', { text: '', tokens: [], timings: { reusedTokens: 0, prefillTokens: 2, prefillMs: 1, decodeTokens: 1, decodeMs: 1, totalMs: 2 } });
-    assert.strictEqual(p.charsPerToken, 3.75, 'too little evidence: unchanged');
-    const lines = Array.from({ length: 100 }, (_, i) => `x${i} = ${i}`).join('\n') + '\n';
-    await p.provide(req(lines), new AbortController().signal);
-    assert.ok(e.requests[0].prompt!.length <= 100 * 3.75, `prompt of ${e.requests[0].prompt!.length} chars`);
-    assert.ok(e.requests[0].prompt!.length > 100 * 3, 'uses the learned ratio, not the initial 3');
-  });
-
   describe('cache priming', () => {
     const lines = Array.from({ length: 300 }, (_, i) => `x${i} = ${i}`).join('\n') + '\n';
 
@@ -132,16 +127,19 @@ describe('completion pipeline', () => {
       const e = new FakeEngine(() => ['y']);
       const results: unknown[] = [];
       const settings = { ...DEFAULTS, debounceMs: 0, promptTokens: 64 };
-      const p = new CompletionPipeline({ engine: () => e, settings: () => settings, specialTokens: () => ['<filename>'],
+      const p = new CompletionPipeline({ engine: () => e, settings: () => settings, model: () => ({ specialTokens: ['<filename>'] }),
         onResult: (o) => results.push(o) });
       const at = { ...req(lines), filename: 'a.py' };
       assert.strictEqual(await p.prime(at, new AbortController().signal), 'primed');
       assert.deepStrictEqual([e.requests[0].maxTokens, e.options[0].background, e.options[0].record], [1, true, false]);
       assert.strictEqual(e.requests[0].heal, true, 'primes the healed prompt the suggestion will reuse');
-      assert.deepStrictEqual([results.length, p.cache.size, p.primes], [0, 0, 1]);
+      assert.deepStrictEqual([results.length, p.cache.size], [0, 0]);
       await p.provide(at, new AbortController().signal);
-      assert.ok(e.requests[0].prompt!.startsWith('<filename>a.py\n') && e.requests[0].prompt!.length < lines.length, 'budgeted');
-      assert.strictEqual(e.requests[1].prompt, e.requests[0].prompt, 'the suggestion asks for exactly the primed prompt');
+      // Same text, file and budget: the engine picks the same prompt window, so the suggestion reuses the primed cache.
+      const { maxTokens: m0, ...primed } = e.requests[0];
+      const { maxTokens: m1, ...asked } = e.requests[1];
+      assert.deepStrictEqual([m0, m1, asked], [1, settings.maxTokens, primed]);
+      assert.deepStrictEqual([asked.filename, asked.budget], ['a.py', 64]);
     });
 
     it('a suggestion request aborts a running prime and runs at once', async () => {
@@ -152,7 +150,7 @@ describe('completion pipeline', () => {
       const out = await p.provide(req(lines), new AbortController().signal);
       assert.strictEqual(await priming, 'superseded');
       assert.strictEqual(out.text, 'y');
-      assert.deepStrictEqual([e.requests.length, e.aborted, p.primes], [2, 1, 0]);
+      assert.deepStrictEqual([e.requests.length, e.aborted], [2, 1]);
     });
 
     it('never interrupts a suggestion in flight, and stops when its own signal aborts', async () => {
@@ -167,7 +165,6 @@ describe('completion pipeline', () => {
       const priming = p.prime(req(lines), ac.signal);
       ac.abort();
       assert.strictEqual(await priming, 'cancelled');
-      assert.strictEqual(p.primes, 0);
     });
 
     it('says so when there is no engine or the engine fails', async () => {

@@ -1,5 +1,6 @@
 // Webview message validation: exactly the WebviewToHost shapes pass, anything else is dropped.
 import * as assert from 'node:assert';
+import { SKIP_ALL_THRESHOLD } from '../../../extension/completion/settings';
 import { parseWebviewMessage, tokenView } from '../../../extension/webviews/protocol';
 import { trace } from './fakeEngine';
 
@@ -9,15 +10,14 @@ describe('webview messages', () => {
     assert.deepStrictEqual(parseWebviewMessage({ type: 'run', withDense: true }), { type: 'run', withDense: true });
     assert.deepStrictEqual(parseWebviewMessage({ type: 'rerun', threshold: 0.7 }), { type: 'rerun', threshold: 0.7 });
     assert.deepStrictEqual(parseWebviewMessage({ type: 'export', format: 'csv' }), { type: 'export', format: 'csv' });
-    assert.deepStrictEqual(parseWebviewMessage({ type: 'rendered', view: 'inspector', tokens: 3, layers: 2, cells: 12 }),
-      { type: 'rendered', view: 'inspector', tokens: 3, layers: 2, cells: 12 });
+    assert.deepStrictEqual(parseWebviewMessage({ type: 'rerun', threshold: SKIP_ALL_THRESHOLD }), { type: 'rerun', threshold: SKIP_ALL_THRESHOLD });
   });
 
   it('rejects unknown types, wrong field types, out-of-range values and extra keys', () => {
     for (const bad of [null, 'ready', [], { type: 'eval', code: 'x' }, { type: 'ready', view: 'other' },
-      { type: 'run', withDense: 'yes' }, { type: 'rerun', threshold: 2 }, { type: 'rerun', threshold: NaN },
+      { type: 'run', withDense: 'yes' }, { type: 'rerun', threshold: 2 }, { type: 'rerun', threshold: SKIP_ALL_THRESHOLD + 0.01 }, { type: 'rerun', threshold: NaN },
       { type: 'rerun', threshold: -0.1 }, { type: 'export', format: 'xml' }, { type: 'ready', view: 'panel', extra: 1 },
-      { type: 'rendered', view: 'panel', tokens: -1, layers: 2, cells: 0 }, { type: 'rendered', view: 'panel', tokens: 1.5, layers: 2, cells: 0 }]) {
+      { type: 'rendered', view: 'panel', tokens: 1, layers: 2, cells: 2 }]) {
       assert.strictEqual(parseWebviewMessage(bad), undefined, JSON.stringify(bad));
     }
   });

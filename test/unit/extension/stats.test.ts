@@ -2,10 +2,10 @@
 import * as assert from 'node:assert';
 import { firstDivergence, SessionStats, summarize, weightsReadFraction } from '../../../extension/routing/stats';
 import { traceToCsv, traceToJson } from '../../../extension/routing/export';
-import type { ModelShape } from '../../../extension/completion/engineApi';
+import type { ModelSizes } from '../../../extension/routing/stats';
 import { trace } from './fakeEngine';
 
-const smol: ModelShape = { layers: 30, hidden: 576, intermediate: 1536, heads: 9, kvHeads: 3, headDim: 64, vocab: 49152 };
+const smol: ModelSizes = { layers: 30, hidden: 576, intermediate: 1536, heads: 9, kvHeads: 3, headDim: 64, vocab: 49152 };
 
 describe('routing stats', () => {
   it('counts attention and MLP skips apart, per layer', () => {
