@@ -5,6 +5,7 @@ import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
 import { type FileIntegrity, integrityProblem, isFileIntegrity } from './integrity';
 import { calibrationProblem } from './sparsity';
+import type { Calibration } from './protocol';
 
 export const FORMAT = 'skipgpt-onnx';
 export const FORMAT_VERSION = 1;
@@ -22,11 +23,8 @@ export interface SpecialTokens {
   bos_id: number | null; bos: string | null; eos_id: number; eos: string; pad_id: number | null; pad: string | null;
   code: Record<string, number>; fim: Record<string, number> | null;
 }
-/** Skip rate vs threshold measured on held-out code (optional; sparsity.ts reads it; docs/MANIFEST.md). */
-export interface Calibration {
-  source: string; tokens: number;
-  points: { threshold: number; skip: number; attn_skip: number; mlp_skip: number }[];
-}
+/** Skip rate vs threshold (router.calibration): declared in protocol.ts, since LoadInfo hands it to the host. */
+export type { Calibration };
 export interface Manifest {
   format: string; format_version: number; name: string; dims: Dims; special_tokens: SpecialTokens;
   /** model_gpu (optional): the graph for GPU providers (skip mode "if", same weights file; docs/MANIFEST.md). */

@@ -5,6 +5,7 @@
 import { Generator } from './generate';
 import type { DoneResult, FromEngine, LoadInfo, ToEngine } from './protocol';
 import { ModelRunner } from './runner';
+import { calibrationOf } from './sparsity';
 
 if (!process.send) throw new Error('engine process: must be started by EngineClient (child_process.fork with an IPC channel)');
 
@@ -37,6 +38,7 @@ function loadInfo(modelDir: string, r: ModelRunner): LoadInfo {
       headDim: d.head_dim, vocab: d.vocab, maxPositions: d.max_positions },
     specialTokens: [...Object.keys(st.code ?? {}), ...Object.keys(st.fim ?? {}), st.eos, ...(st.bos ? [st.bos] : [])],
     thresholdDefault: m.router.threshold_default, maxTokenChars, maxPromptChars: d.max_positions * maxTokenChars,
+    calibration: calibrationOf(m) ?? null,
     executionProvider: r.executionProvider, providerReason: r.providerReason, probes: r.probes,
     passedOver: r.passedOver, threads: r.threads, loadMs: r.loadMs,
   };

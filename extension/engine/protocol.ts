@@ -25,6 +25,13 @@ export interface ProbeReport { ep: string; ok: boolean; stepMs?: number; reason:
 /** A provider passed over while loading, and why (its error, or "not available on <platform>"). */
 export interface EpSkip { ep: string; reason: string }
 
+/** Skip rate vs threshold measured on held-out code (manifest router.calibration, optional; sparsity.ts reads it;
+ * docs/MANIFEST.md). Part of LoadInfo, so a UI can speak in target skip rates. */
+export interface Calibration {
+  source: string; tokens: number;
+  points: { threshold: number; skip: number; attn_skip: number; mlp_skip: number }[];
+}
+
 /** The model's sizes, as the host needs them (weights-read model, heatmap rows). From the manifest's dims. */
 export interface ModelDims {
   layers: number;
@@ -53,6 +60,9 @@ export interface LoadInfo {
   maxTokenChars: number;
   /** max_positions × maxTokenChars: no more of a text can reach the model (the client cuts before sending). */
   maxPromptChars: number;
+  /** The manifest's skip-rate calibration (threshold ↔ measured skip rate; sparsity.ts), null when the folder has none:
+   * what a UI needs to speak in target skip rates (request.skipRate). */
+  calibration: Calibration | null;
   executionProvider: string;
   /** Why this provider: the setting, or `auto`'s verdict with figures. */
   providerReason: string;

@@ -88,6 +88,7 @@ describe('editor requests through the Generator and the client', () => {
       assert.deepStrictEqual([info.dims.layers, info.dims.maxPositions, info.thresholdDefault], [3, 512, 0.5]);
       assert.ok(info.specialTokens.includes('<filename>') && info.specialTokens.includes('<|im_end|>'));
       assert.strictEqual(info.maxPromptChars, 512 * info.maxTokenChars);
+      assert.ok(info.calibration && info.calibration.points.length > 1, 'the skip-rate calibration reaches the host');
       const streamed: TokenTrace[] = [];
       const huge = 'q = 0\n'.repeat(200_000) + file;        // 1.2 M characters before the real text
       const r = await client.complete({ prefix: huge, filename: 'a.py', budget: 200, maxTokens: 6, heal: false },
