@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import Mocha from 'mocha';
 
-const FILES = ['inline.test.js', 'webviews.test.js', 'commands.test.js', 'errors.test.js', 'engineCrash.test.js', 'defaultModel.test.js'];
+const FILES = ['inline.test.js', 'webviews.test.js', 'commands.test.js', 'errors.test.js', 'engineCrash.test.js', 'hardening.test.js', 'defaultModel.test.js'];
 
 export function run(): Promise<void> {
   const mocha = new Mocha({ ui: 'bdd', timeout: 120000, color: false, reporter: 'spec', grep: process.env.SKIPGPT_E2E_GREP || undefined });
