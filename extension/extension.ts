@@ -12,6 +12,7 @@ import { RoutingInspector } from './host/inspector';
 import { Notifier } from './host/notifier';
 import { SkipRatePanel, type PanelDeps } from './host/panel';
 import { CachePrimer } from './host/primer';
+import { SparsityFallbackNotice } from './host/sparsityNotice';
 import { SkipgptStatusBar } from './host/statusBar';
 import { createTestObserver, type TestObserver } from './host/testObserver';
 import { TraceRecorder } from './host/traceRecorder';
@@ -42,13 +43,15 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   const pipeline = new CompletionPipeline({
     engine: () => (host.ready ? gate : undefined),
     settings: getSettings,
-    model: () => ({ specialTokens: host.info?.specialTokens ?? [], thresholdDefault: host.info?.thresholdDefault }),
+    model: () => ({ specialTokens: host.info?.specialTokens ?? [], thresholdDefault: host.info?.thresholdDefault,
+      calibration: host.info?.calibration }),
     cacheContext: () => host.info?.modelDir ?? '',
   });
   const provider = new SkipgptInlineProvider(pipeline, host, observer);
   const primer = new CachePrimer(pipeline, host, getSettings, log, observer);
   const status = new SkipgptStatusBar(host, gate, traces, getSettings);
-  context.subscriptions.push(primer, status);
+  const sparsityNotice = new SparsityFallbackNotice(host, getSettings, log, notifier);
+  context.subscriptions.push(primer, status, sparsityNotice);
 
   // The provider is registered only for the enabled languages; re-registered when those settings change.
   let registration: vscode.Disposable | undefined;
@@ -85,6 +88,7 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
     }
     if (e.affectsConfiguration(`${SECTION}.languages`) || e.affectsConfiguration(`${SECTION}.inlineCompletions.enabled`)) register();
     status.update();
+    sparsityNotice.check();
     inspector.refresh();
   }));
   context.subscriptions.push(vscode.workspace.onDidGrantWorkspaceTrust(() => { void host.load(); }));

@@ -3,7 +3,8 @@
 // the vocabulary has it, the end of the prefix from a stable line start: engine/promptWindow.ts). The host only adds
 // the stop strings and the settings. vscode-free.
 import type { CompleteRequest } from '../engine/protocol';
-import { effectiveThreshold, type SkipgptSettings } from './settings';
+import type { SkipgptSettings } from './settings';
+import { resolveDial, type ModelSparsity } from './sparsityDial';
 
 export interface EditorText {
   prefix: string;
@@ -20,13 +21,14 @@ export function stopSequences(specialTokens: readonly string[] = []): string[] {
 }
 
 /** What the model knows, from LoadInfo (undefined before a model is loaded). */
-export interface ModelFacts { specialTokens: readonly string[]; thresholdDefault?: number }
+export interface ModelFacts extends ModelSparsity { specialTokens: readonly string[] }
 
 /** The request of a suggestion at the cursor: greedy, healed at the cursor, budgeted in the engine. */
 export function suggestionRequest(t: EditorText, s: SkipgptSettings, model: ModelFacts): CompleteRequest {
   return {
     prefix: t.prefix, suffix: t.suffix, filename: t.filename, budget: s.promptTokens, maxTokens: s.maxTokens,
-    threshold: effectiveThreshold(s, model.thresholdDefault), temperature: 0, stop: stopSequences(model.specialTokens),
+    ...resolveDial(s, model).request, temperature: 0,  // a target skip rate, or the threshold (sparsityDial.ts)
+    stop: stopSequences(model.specialTokens),
     draftTokens: s.draftTokens,
     heal: true,  // the prompt ends at the cursor: re-generate the token it splits
   };

@@ -7,12 +7,18 @@ import { EP_SETTINGS, type EpSetting } from '../engine/protocol';
 /** A threshold above every p_execute: every sublayer is skipped (the top of the setting's and the slider's range). */
 export const SKIP_ALL_THRESHOLD = 1.01;
 
+/** The highest target skip rate the setting and the dial accept (beyond it a code model says little of use). */
+export const MAX_SKIP_RATE = 0.9;
+
 export interface SkipgptSettings {
   modelFolder: string;
   executionProvider: EpSetting;
   threads: number;
   /** Router threshold; null = the loaded model's default (its manifest's router.threshold_default). */
   threshold: number | null;
+  /** Target share of sublayers skipped (0..MAX_SKIP_RATE), mapped through the model's calibration; null = use
+   * `threshold`. Wins over `threshold` when the loaded model has a calibration (completion/sparsityDial.ts). */
+  skipRate: number | null;
   denseMode: boolean;
   maxTokens: number;
   maxLines: number;
@@ -31,6 +37,7 @@ export const DEFAULTS: SkipgptSettings = {
   executionProvider: 'auto',
   threads: 0,
   threshold: null,
+  skipRate: null,
   denseMode: false,
   maxTokens: 48,
   maxLines: 8,
@@ -60,6 +67,7 @@ export const SETTING_KEYS: Record<keyof SkipgptSettings, string> = {
   executionProvider: 'executionProvider',
   threads: 'threads',
   threshold: 'threshold',
+  skipRate: 'skipRate',
   denseMode: 'denseMode',
   maxTokens: 'maxTokens',
   maxLines: 'maxLines',
@@ -86,6 +94,7 @@ export function parseSettings(get: (key: string) => unknown): SkipgptSettings {
     executionProvider: (EP_SETTINGS as readonly unknown[]).includes(ep) ? (ep as EpSetting) : DEFAULTS.executionProvider,
     threads: num(get(SETTING_KEYS.threads), DEFAULTS.threads, 0, 256, true),
     threshold: typeof get(SETTING_KEYS.threshold) === 'number' ? num(get(SETTING_KEYS.threshold), 0, 0, SKIP_ALL_THRESHOLD) : null,
+    skipRate: typeof get(SETTING_KEYS.skipRate) === 'number' ? num(get(SETTING_KEYS.skipRate), 0, 0, MAX_SKIP_RATE) : null,
     denseMode: typeof get(SETTING_KEYS.denseMode) === 'boolean' ? (get(SETTING_KEYS.denseMode) as boolean) : DEFAULTS.denseMode,
     maxTokens: num(get(SETTING_KEYS.maxTokens), DEFAULTS.maxTokens, 1, 1024, true),
     maxLines: num(get(SETTING_KEYS.maxLines), DEFAULTS.maxLines, 1, 200, true),

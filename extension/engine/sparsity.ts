@@ -33,8 +33,11 @@ export interface SkipRateEstimate {
 
 type Point = Calibration['points'][number];
 
+/** What the lookups read: only the router's calibration (a Manifest, or LoadInfo.calibration wrapped by the host). */
+export type CalibratedRouter = { router: Pick<Manifest['router'], 'calibration'> };
+
 /** The calibration of a manifest, or undefined for a folder built without one. */
-export function calibrationOf(manifest: Pick<Manifest, 'router'>): Calibration | undefined {
+export function calibrationOf(manifest: CalibratedRouter): Calibration | undefined {
   return manifest.router.calibration ?? undefined;
 }
 
@@ -53,7 +56,7 @@ function monotone(cal: Calibration): Point[] {
   return out;
 }
 
-function needCalibration(manifest: Pick<Manifest, 'router'>): Point[] {
+function needCalibration(manifest: CalibratedRouter): Point[] {
   const cal = calibrationOf(manifest);
   const curve = cal ? monotone(cal) : [];
   if (curve.length === 0) throw new Error(NO_CALIBRATION);
@@ -61,7 +64,7 @@ function needCalibration(manifest: Pick<Manifest, 'router'>): Point[] {
 }
 
 /** The threshold whose calibrated skip rate is `target` (0..1), by interpolation in logit space. */
-export function thresholdForSkipRate(manifest: Pick<Manifest, 'router'>, target: number): SkipRateMapping {
+export function thresholdForSkipRate(manifest: CalibratedRouter, target: number): SkipRateMapping {
   if (!(typeof target === 'number' && target >= 0 && target <= 1)) {
     throw new Error(`a skip rate must be a number from 0 to 1, got ${target}`);
   }
@@ -84,7 +87,7 @@ export function thresholdForSkipRate(manifest: Pick<Manifest, 'router'>, target:
 }
 
 /** The calibrated skip rate at `threshold` (the inverse of thresholdForSkipRate), e.g. to show what a threshold means. */
-export function skipRateForThreshold(manifest: Pick<Manifest, 'router'>, threshold: number): SkipRateEstimate {
+export function skipRateForThreshold(manifest: CalibratedRouter, threshold: number): SkipRateEstimate {
   if (!(typeof threshold === 'number' && threshold >= 0)) throw new Error(`a threshold must be a number >= 0, got ${threshold}`);
   const curve = needCalibration(manifest);
   const est = (p: Point, clamped: Clamp): SkipRateEstimate => ({ skip: p.skip, attn: p.attn_skip, mlp: p.mlp_skip, clamped });

@@ -4,7 +4,8 @@
 import * as vscode from 'vscode';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { effectiveThreshold, parseThresholdInput, sparsityPresets, SKIP_ALL_THRESHOLD, type SkipgptSettings } from '../completion/settings';
+import { MAX_SKIP_RATE, parseThresholdInput, type SkipgptSettings } from '../completion/settings';
+import { describeDial, findItem, parseSkipRateInput, resolveDial, sparsityItems, type ModelSparsity, type SparsityItem } from '../completion/sparsityDial';
 import { benchmarkReport, runBenchmark } from '../routing/benchmark';
 import { updateSetting } from './config';
 import type { EngineGate } from './engineGate';
@@ -42,27 +43,39 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       return SkipRatePanel.show(d.panel, run ? { withDense: opts?.withDense ?? true } : undefined);
     }),
     reg('skipgpt.openInspector', () => vscode.commands.executeCommand('skipgpt.inspector.focus')),
-    reg('skipgpt.setSparsity', async (value?: number | null) => {
-      if (typeof value === 'number' || value === null) { await setThreshold(value); return; }
-      const modelDefault = d.host.info?.thresholdDefault;
-      const current = effectiveThreshold({ ...d.settings(), denseMode: false }, modelDefault);
-      const items = [...sparsityPresets(modelDefault).map((p) => ({ label: p.label, description: p.threshold === null ? String(modelDefault ?? 'default') : String(p.threshold),
-        detail: p.detail, value: p.threshold as number | null | undefined })),
-        { label: 'Custom threshold…', description: `now ${current ?? 'the model default'}`, detail: `type a router threshold between 0 and ${SKIP_ALL_THRESHOLD}`, value: undefined }];
-      const pick = await vscode.window.showQuickPick(items, { title: 'SkipGPT: sparsity (router threshold)' });
+    // Scripted forms: a threshold (null = the model's default), `{ skipRate }` (null = none), `{ preset: 'Fast 30%' }`.
+    reg('skipgpt.setSparsity', async (arg?: number | null | { skipRate: number | null } | { preset: string }) => {
+      if (typeof arg === 'number' || arg === null) { await apply({ skipRate: null, threshold: arg }); return; }
+      if (arg && typeof arg === 'object' && 'skipRate' in arg) { await apply({ skipRate: arg.skipRate }); return; }
+      const { items, note } = sparsityItems(model(), d.settings());
+      let pick: SparsityItem | undefined;
+      if (arg && typeof arg === 'object' && typeof arg.preset === 'string') {
+        pick = findItem(items, arg.preset);
+        if (!pick) { void d.notifier.notify('error', `SkipGPT: no sparsity preset "${arg.preset}" for this model${note ? ` (${note})` : ''}.`); return; }
+      } else {
+        pick = await vscode.window.showQuickPick(items, { title: 'SkipGPT: sparsity',
+          placeHolder: note ?? 'a target share of sublayers to skip (the model\'s calibration picks the threshold), or a threshold' });
+      }
       if (!pick) return;
-      if (pick.value !== undefined) { await setThreshold(pick.value); return; }
-      const text = await vscode.window.showInputBox({ title: 'Router threshold', value: current === undefined ? '' : String(current),
+      if (typeof pick.choice === 'object') { await apply(pick.choice); return; }
+      const dial = resolveDial({ ...d.settings(), denseMode: false }, model());
+      if (pick.choice === 'custom-rate') {
+        const text = await vscode.window.showInputBox({ title: 'Target skip rate (% of sublayers skipped)',
+          value: dial.target === undefined ? '' : String(Math.round(dial.target * 1000) / 10), validateInput: (t) => parseSkipRateInput(t).error });
+        const v = text === undefined ? undefined : parseSkipRateInput(text).value;
+        if (v !== undefined) await apply({ skipRate: v });
+        return;
+      }
+      const text = await vscode.window.showInputBox({ title: 'Router threshold', value: dial.threshold === undefined ? '' : String(dial.threshold),
         validateInput: (t) => parseThresholdInput(t).error });
       const v = text === undefined ? undefined : parseThresholdInput(text).value;
-      if (v !== undefined) await setThreshold(v);
+      if (v !== undefined) await apply({ skipRate: null, threshold: v });
     }),
     reg('skipgpt.toggleDenseMode', async () => {
       const on = !d.settings().denseMode;
       await updateSetting('denseMode', on);
-      const t = effectiveThreshold(d.settings(), d.host.info?.thresholdDefault);
       void vscode.window.showInformationMessage(on ? 'SkipGPT: dense mode on (every sublayer runs).'
-        : `SkipGPT: routed mode (${t === undefined ? "the model's default threshold" : `threshold ${t}`}).`);
+        : `SkipGPT: routed mode (${describeDial(resolveDial(d.settings(), model()))}).`);
     }),
     reg('skipgpt.chooseModelFolder', async (dir?: string) => {
       let folder = dir;
@@ -89,8 +102,9 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
       if (!editor) { void d.notifier.notify('info', 'SkipGPT: open a file to benchmark on.'); return undefined; }
       if (!(await d.host.ensureLoaded(true)) || !d.host.info) return undefined;
       const s = d.settings(), info = d.host.info;
-      // In dense mode, compare against the model's trained threshold.
-      const threshold = effectiveThreshold(s, info.thresholdDefault) || info.thresholdDefault;
+      // The threshold the dial gives (a target skip rate mapped through the calibration); in dense mode, compare
+      // against the model's trained threshold.
+      const threshold = resolveDial(s, model()).threshold || info.thresholdDefault;
       return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, cancellable: true,
         title: 'SkipGPT: dense vs routed benchmark' }, async (_p, token) => {
         const ac = new AbortController();
@@ -122,11 +136,24 @@ export function registerCommands(d: CommandDeps): vscode.Disposable[] {
     reg('skipgpt.restartEngine', () => d.host.restartEngine()),
   ];
 
-  /** A threshold, or null: back to the model's default (the setting removed). */
-  async function setThreshold(v: number | null): Promise<void> {
-    const r = v === null ? { value: undefined } : parseThresholdInput(String(v));
-    if (r.error) { void d.notifier.notify('error', `SkipGPT: ${r.error}`); return; }
-    await updateSetting('threshold', r.value);
-    if (d.settings().denseMode) await updateSetting('denseMode', false);
+  /** What the dial needs of the loaded model (LoadInfo). */
+  function model(): ModelSparsity {
+    return { thresholdDefault: d.host.info?.thresholdDefault, calibration: d.host.info?.calibration };
+  }
+
+  /** Writes a choice: a target skip rate and/or a threshold (null = the setting removed: no target / the model's
+   * default threshold); leaves dense mode. */
+  async function apply(c: { skipRate: number | null; threshold?: number | null }): Promise<void> {
+    const t = c.threshold == null ? { value: undefined } : parseThresholdInput(String(c.threshold));
+    if (t.error) { void d.notifier.notify('error', `SkipGPT: ${t.error}`); return; }
+    const r = c.skipRate;
+    if (r !== null && !(typeof r === 'number' && r >= 0 && r <= MAX_SKIP_RATE)) {
+      void d.notifier.notify('error', `SkipGPT: a target skip rate must be from 0 to ${MAX_SKIP_RATE}, got ${r}.`);
+      return;
+    }
+    const wasDense = d.settings().denseMode;
+    await updateSetting('skipRate', r ?? undefined);
+    if (c.threshold !== undefined) await updateSetting('threshold', t.value);
+    if (wasDense) await updateSetting('denseMode', false);
   }
 }

@@ -1,7 +1,8 @@
-// The status bar item: engine state (loading / ready / generating / error), last latency, tokens/s and skip rate;
+// The status bar item: engine state (loading / ready / generating / error), last latency, tokens/s, skip rate and target;
 // clicking it opens the skip-rate panel. The wording comes from status/text.ts.
 import * as vscode from 'vscode';
-import { effectiveThreshold, type SkipgptSettings } from '../completion/settings';
+import type { SkipgptSettings } from '../completion/settings';
+import { describeDial, resolveDial } from '../completion/sparsityDial';
 import { statusView } from '../status/text';
 import type { EngineGate } from './engineGate';
 import type { EngineHost } from './engineHost';
@@ -25,9 +26,10 @@ export class SkipgptStatusBar implements vscode.Disposable {
 
   update(): void {
     const s = this.settings(), h = this.host, info = h.info;
+    const dial = resolveDial(s, { thresholdDefault: info?.thresholdDefault, calibration: info?.calibration });
     const v = statusView({ state: h.ready && this.gate.busy ? 'generating' : h.state, model: info?.name, error: h.error,
-      last: this.traces.lastFigures, inlineEnabled: s.inlineEnabled, threshold: effectiveThreshold(s, info?.thresholdDefault),
-      ep: info?.executionProvider, epReason: info?.providerReason });
+      last: this.traces.lastFigures, inlineEnabled: s.inlineEnabled, threshold: dial.threshold, routing: describeDial(dial),
+      target: dial.target, fallback: dial.fallback, ep: info?.executionProvider, epReason: info?.providerReason });
     this.item.text = v.text;
     this.item.tooltip = v.tooltip;
     this.item.backgroundColor = v.error ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;

@@ -1,5 +1,6 @@
 // What the status bar item says for each engine state: loading / ready / generating / error, with the last latency,
-// tokens/s and skip rate once a completion has run. vscode-free (the host applies it to a StatusBarItem).
+// tokens/s and skip rate once a completion has run, and the target skip rate when one is set. vscode-free (the host
+// applies it to a StatusBarItem).
 
 export type EngineState = 'no-model' | 'loading' | 'ready' | 'generating' | 'error';
 
@@ -10,16 +11,19 @@ export interface StatusView { text: string; tooltip: string; error: boolean }
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 export function statusView(o: { state: EngineState; model?: string; error?: string; last?: LastRun; inlineEnabled: boolean;
-  threshold?: number; ep?: string; epReason?: string }): StatusView {
+  threshold?: number; ep?: string; epReason?: string; routing?: string; target?: number; fallback?: string }): StatusView {
   const off = o.inlineEnabled ? '' : ' (off)';
-  // No threshold before a model is loaded: the model's default will apply.
-  const mode = o.threshold === 0 ? 'dense' : o.threshold === undefined ? "the model's default threshold" : `threshold ${o.threshold}`;
+  // `routing`: the dial in words (completion/sparsityDial.ts). Without it, from the threshold alone; none before a
+  // model is loaded: the model's default will apply.
+  const mode = o.routing ?? (o.threshold === 0 ? 'dense' : o.threshold === undefined ? "the model's default threshold" : `threshold ${o.threshold}`);
   const lines = [`SkipGPT${o.model ? `: ${o.model}` : ''}`, `Routing: ${mode}`];
+  if (o.fallback) lines.push(o.fallback);
   if (o.ep) lines.push(`Execution provider: ${o.ep}${o.epReason ? ` (${o.epReason})` : ''}`);
   if (!o.inlineEnabled) lines.push('Inline completions are off (SkipGPT: Toggle Inline Completions)');
   if (o.last) {
     lines.push(`Last completion: ${Math.round(o.last.latencyMs)} ms, ${o.last.tokens} tokens, `
-      + `${o.last.tokensPerSec.toFixed(1)} tok/s, ${pct(o.last.skipRate)} of sublayers skipped`);
+      + `${o.last.tokensPerSec.toFixed(1)} tok/s, ${pct(o.last.skipRate)} of sublayers skipped`
+      + (o.target === undefined ? '' : ` (target ${pct(o.target)})`));
   }
   lines.push('Click to open the skip-rate panel');
   const tooltip = (extra?: string) => (extra ? [extra, ...lines] : lines).join('\n');
@@ -30,8 +34,10 @@ export function statusView(o: { state: EngineState; model?: string; error?: stri
     case 'error': return { text: `$(error) SkipGPT${off}`, tooltip: tooltip(`Error: ${o.error ?? 'unknown'}`), error: true };
     case 'ready': {
       const l = o.last;
-      const text = l ? `$(zap) ${Math.round(l.latencyMs)} ms · ${l.tokensPerSec.toFixed(0)} tok/s · skip ${pct(l.skipRate)}${off}`
-        : `$(zap) SkipGPT${off}`;
+      // The realised rate of the last run, then the target when the user set one.
+      const target = o.target === undefined ? '' : ` (target ${pct(o.target)})`;
+      const text = l ? `$(zap) ${Math.round(l.latencyMs)} ms · ${l.tokensPerSec.toFixed(0)} tok/s · skip ${pct(l.skipRate)}${target}${off}`
+        : `$(zap) SkipGPT${o.target === undefined ? '' : ` · target ${pct(o.target)}`}${off}`;
       return { text, tooltip: tooltip(), error: false };
     }
   }
