@@ -2,7 +2,7 @@
 // at a dedent below the cursor's block, after a closing line that ends the block, at maxLines; never repeat the
 // text that already follows the cursor, a line just written (degenerate loops) or the line above the cursor
 // (degenerate.ts). `shouldStop` applies the same rules to a partial stream so generation can be aborted early.
-// vscode-free.
+// `startsBlock` says where more than one line is worth waiting for (the pipeline's latency policy). vscode-free.
 import { echoStart, repeatsLine } from './degenerate';
 
 export interface PolicyContext {
@@ -30,6 +30,7 @@ const indentOf = (line: string): number => {
   return n;
 };
 const CLOSER = /^\s*([}\])]|end\b|fi\b|done\b|esac\b)/;
+const OPENER = /[:{([]\s*$/;
 
 function finish(lines: string[], cut: boolean, reason?: CutResult['reason']): CutResult {
   const text = lines.join('\n').replace(/\s+$/, '');
@@ -82,7 +83,8 @@ export function applyPolicy(completion: string, ctx: PolicyContext, completeLine
       return finish(out, true, 'block-end');
     }
     if (ind > base) wentDeeper = true;
-    if (out.length >= ctx.maxLines) return finish(out, true, 'max-lines');
+    // A first line left empty (the suggestion starts on the next line) is not one of the maxLines shown.
+    if (out.length - (out[0].trim() === '' ? 1 : 0) >= ctx.maxLines) return finish(out, true, 'max-lines');
     out.push(line);
   }
   if (completeLinesOnly) return { text: completion, cut: false };
@@ -92,6 +94,18 @@ export function applyPolicy(completion: string, ctx: PolicyContext, completeLine
 /** True once the streamed text can no longer change the final suggestion, so the engine may be stopped. */
 export function shouldStop(partial: string, ctx: PolicyContext): boolean {
   return applyPolicy(partial, ctx, true).cut;
+}
+
+/**
+ * True where a block starts, so a suggestion of several lines is likely what the user wants: at the end of a line that
+ * opens one (`:`, `{`, `(`, `[`), on the line after it, or on an empty line indented deeper than the one above.
+ * Elsewhere a suggestion is one line: it comes sooner, and the next line is asked for once this one is accepted.
+ */
+export function startsBlock(ctx: PolicyContext): boolean {
+  if (ctx.lineSuffix.trim() !== '') return false;
+  if (OPENER.test(ctx.linePrefix)) return true;
+  if (ctx.lineAbove === undefined) return false;
+  return OPENER.test(ctx.lineAbove) || (ctx.linePrefix.trim() === '' && indentOf(ctx.linePrefix) > indentOf(ctx.lineAbove));
 }
 
 /** Context from the document text around the cursor (prefix = everything before it, suffix = everything after). */

@@ -1,12 +1,13 @@
 // The inline-completion pipeline in plain data: cache → debounce → request → engine (prompt built and budgeted there,
 // streamed, cancellable, stopped early by the multi-line policy) → post-process → cache. A newer request aborts the one in flight, and a result
 // whose request was cancelled or superseded is dropped, so a burst of keystrokes never shows a stale suggestion.
+// What a suggestion spans is chosen for latency (see `run`): one line while typing, a block where one starts.
 // `prime` prefills the engine's cache for a newly focused file in the background, so its first suggestion does not
 // wait for the whole prompt to be read. vscode-free: extension/host feeds it editor state and an AbortSignal.
 import type { CompleteRequest, CompleteResult, TokenTrace } from '../engine/protocol';
 import type { CompletionEngine } from './engineApi';
 import { CompletionCache } from './cache';
-import { applyPolicy, policyContext, shouldStop } from './multiline';
+import { applyPolicy, policyContext, shouldStop, startsBlock, type PolicyContext } from './multiline';
 import { suggestionRequest, type ModelFacts } from './request';
 import { effectiveThreshold, type SkipgptSettings } from './settings';
 
@@ -30,6 +31,11 @@ export interface PipelineOutcome {
   result?: CompleteResult;
   /** The request sent to the engine. */
   request?: CompleteRequest;
+  /** Milliseconds from asking the engine to this text (model outcomes). */
+  engineMs?: number;
+  /** Where a block starts: the first line came early and the engine goes on; resolves true once the whole block is
+   * in the cache (a new request for the same text gets it), false if typing or an empty rest cut it short. */
+  refined?: Promise<boolean>;
 }
 
 export type PrimeOutcome = 'primed' | 'busy' | 'no-engine' | 'cancelled' | 'superseded' | 'failed';
@@ -70,11 +76,14 @@ export class CompletionPipeline {
     this.inFlight = ctrl;
     const onOuter = () => ctrl.abort();
     signal.addEventListener('abort', onOuter, { once: true });
+    let goesOn = false;                      // a block generated on in the background stays in flight until it ends
     try {
-      return await this.run(req, ctrl, my);
+      const out = await this.run(req, ctrl, my);
+      goesOn = out.refined !== undefined;
+      return out;
     } finally {
       signal.removeEventListener('abort', onOuter);
-      if (this.inFlight === ctrl) this.inFlight = undefined;
+      if (!goesOn && this.inFlight === ctrl) this.inFlight = undefined;
     }
   }
 
@@ -88,7 +97,7 @@ export class CompletionPipeline {
     const s = this.deps.settings();
     const model = this.deps.model();
     const context = `${this.deps.cacheContext?.() ?? ''}|t=${effectiveThreshold(s, model.thresholdDefault)}|n=${s.maxTokens}|l=${s.maxLines}`;
-    const cached = this.cache.get(req.doc, req.prefix, context);
+    const cached = this.cache.get(req.doc, req.prefix, context, req.manual);
     if (cached !== undefined) return { text: cached, source: 'cache' };
 
     if (!req.manual && !(await delay(s.debounceMs, ctrl.signal))) return { source: 'none', reason: this.stale(my, ctrl) ?? 'cancelled' };
@@ -97,43 +106,64 @@ export class CompletionPipeline {
 
     const request = suggestionRequest(req, s, model);
     const policy = policyContext(req.prefix, req.suffix, s.maxLines);
+    // Latency policy (measured: scripts/bench/keystroke.mjs): while typing, a suggestion is the first line, stopped
+    // as soon as it is complete; where a block starts that line is shown as soon as it is complete and the rest of
+    // the block is generated on in the background (`refined`) until the user types. An explicit request gets it whole.
+    const shape: 'whole' | 'block' | 'line' = req.manual ? 'whole' : startsBlock(policy) ? 'block' : 'line';
+    const firstLine: PolicyContext = { ...policy, maxLines: 1 };
+    const stopAt = shape === 'line' ? firstLine : policy;
     let streamed = '';
     let policyStopped = false;
+    let announce: ((text: string) => void) | undefined;
+    const first = new Promise<string>((resolve) => { announce = resolve; });
     const engineCtrl = new AbortController();  // aborted by the user (ctrl) or by the policy (enough text)
     const onAbort = () => engineCtrl.abort();
     ctrl.signal.addEventListener('abort', onAbort, { once: true });
     this.deps.onGenerating?.(true);
-    let result: CompleteResult | undefined;
-    try {
-      result = await engine.complete(request, {
-        signal: engineCtrl.signal,
-        record: () => !ctrl.signal.aborted,
-        onToken: (_t: TokenTrace, safe: string) => {
-          streamed += safe;
-          if (!policyStopped && shouldStop(streamed, policy)) { policyStopped = true; engineCtrl.abort(); }
-        },
-      });
-    } catch (e) {
+    const t0 = Date.now();
+    const generation = (async (): Promise<{ result?: CompleteResult; error?: unknown }> => {
+      try {
+        return { result: await engine.complete(request, {
+          signal: engineCtrl.signal,
+          record: () => !ctrl.signal.aborted,
+          onToken: (_t: TokenTrace, safe: string) => {
+            streamed += safe;
+            if (!policyStopped && shouldStop(streamed, stopAt)) { policyStopped = true; engineCtrl.abort(); }
+            if (announce && shape === 'block' && shouldStop(streamed, firstLine)) { announce(applyPolicy(streamed, firstLine).text); announce = undefined; }
+          },
+        }) };
+      } catch (error) {
+        return { error: error ?? 'failed' };
+      } finally {
+        ctrl.signal.removeEventListener('abort', onAbort);
+        this.deps.onGenerating?.(false);
+      }
+    })();
+    const settle = ({ result, error }: { result?: CompleteResult; error?: unknown }): PipelineOutcome => {
       const gone = this.stale(my, ctrl);
-      if (gone) return { source: 'none', reason: gone, request };
-      if (!policyStopped) {
-        const outcome: PipelineOutcome = { source: 'none', reason: e instanceof Error ? e.message : String(e), request };
+      if (gone) return { source: 'none', reason: gone, result, request };
+      // Stopped by the policy, the engine may reject instead of returning its partial result: keep what streamed.
+      if (error !== undefined && !policyStopped) {
+        const outcome: PipelineOutcome = { source: 'none', reason: error instanceof Error ? error.message : String(error), request };
         this.deps.onResult?.(outcome);
         return outcome;
       }
-    } finally {
-      ctrl.signal.removeEventListener('abort', onAbort);
-      this.deps.onGenerating?.(false);
+      const raw = policyStopped || !result ? streamed : result.text;
+      const text = applyPolicy(raw, stopAt).text;
+      const outcome: PipelineOutcome = text.trim() ? { text, source: 'model', result, request, engineMs: Date.now() - t0 }
+        : { source: 'none', reason: 'empty', result, request };
+      if (outcome.text) this.cache.put(req.doc, req.prefix, outcome.text, context, shape === 'line');
+      this.deps.onResult?.(outcome);
+      return outcome;
+    };
+    const early = shape === 'block' ? await Promise.race([first, generation.then(() => undefined)]) : undefined;
+    if (early !== undefined && early.trim() && !this.stale(my, ctrl)) {
+      this.cache.put(req.doc, req.prefix, early, context, true);
+      const refined = generation.then(settle).then((o) => o.text !== undefined && o.text !== early)
+        .finally(() => { if (this.inFlight === ctrl) this.inFlight = undefined; });
+      return { text: early, source: 'model', request, engineMs: Date.now() - t0, refined };
     }
-    const gone = this.stale(my, ctrl);
-    if (gone) return { source: 'none', reason: gone, result, request };
-    // Stopped by the policy, the engine may reject instead of returning its partial result: keep what streamed.
-    const raw = policyStopped || !result ? streamed : result.text;
-    const text = applyPolicy(raw, policy).text;
-    const outcome: PipelineOutcome = text.trim() ? { text, source: 'model', result, request } : { source: 'none', reason: 'empty', result, request };
-    if (outcome.text) this.cache.put(req.doc, req.prefix, outcome.text, context);
-    this.deps.onResult?.(outcome);
-    return outcome;
+    return settle(await generation);
   }
 
   /**

@@ -1,6 +1,8 @@
 // The InlineCompletionItemProvider: turns the editor state into a plain EditorRequest for the pipeline, links VS
 // Code's cancellation token to an AbortSignal that reaches the engine, and drops results for a document that changed
 // meanwhile. Registered only for the languages in skipgpt.languages while skipgpt.inlineCompletions.enabled is on.
+// Where the pipeline shows a block's first line early, it asks VS Code again once the whole block is ready (the
+// document and cursor unchanged), which then gets it from the cache.
 import * as vscode from 'vscode';
 import type { CompletionPipeline, EditorRequest } from '../completion/pipeline';
 import type { EngineHost } from './engineHost';
@@ -45,9 +47,16 @@ export class SkipgptInlineProvider implements vscode.InlineCompletionItemProvide
       // Never show a suggestion computed for an older state of the document.
       const shown = !!out.text && !token.isCancellationRequested && doc.version === version;
       this.observer?.inline.push({ version, reason: out.reason ?? (shown ? undefined : 'stale'), shown, outcome: out });
+      if (shown && out.refined) void out.refined.then((whole) => this.showWhole(whole, doc, version, pos));
       return shown ? [new vscode.InlineCompletionItem(out.text!, new vscode.Range(pos, pos))] : undefined;
     } finally {
       sub.dispose();
     }
+  }
+
+  private async showWhole(whole: boolean, doc: vscode.TextDocument, version: number, pos: vscode.Position): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    if (!whole || editor?.document !== doc || doc.version !== version || !editor.selection.isEmpty || !editor.selection.active.isEqual(pos)) return;
+    await vscode.commands.executeCommand('editor.action.inlineSuggest.trigger');
   }
 }

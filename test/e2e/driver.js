@@ -1,7 +1,8 @@
 // Drives the VS Code workbench in headless Debian Chromium (playwright-core) so the suite runs in the real Node
 // extension host: opens the workbench with extensionDevelopmentPath/extensionTestsPath in the URL payload, relays the
 // host's console, serves the suite's screenshot requests ("SKIPGPT_SHOT <name>" → <shots>/<name>.png plus a JSON of
-// what the webview frames contain), and exits with the code the workbench passes to codeAutomationExit.
+// what the webview frames contain), types and times ghost text for the keystroke benchmark ("SKIPGPT_KEYS"), and
+// exits with the code the workbench passes to codeAutomationExit.
 // Usage: node driver.js <baseUrl> <extensionDevelopmentPath> <extensionTestsPath> <folder> <shotsDir>
 const { chromium } = require('playwright-core');
 const fs = require('fs');
@@ -75,6 +76,50 @@ async function webviewAction(page, view, action, arg) {
   throw new Error(`no ${view} webview frame`);
 }
 
+/** Ghost text of an inline suggestion in VS Code 1.100's editor DOM: the part on the cursor's line is an injected
+ * `after` decoration (`ghost-text-decoration`, `-preview` while it is a preview), the further lines a view zone
+ * (`ghost-text`); both checked in workbench.js of the code-server build test/e2e/setup.sh installs. */
+const GHOST = '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview, .monaco-editor .ghost-text';
+
+/**
+ * Types like a user (SKIPGPT_KEYS): named keys and characters `gapMs` apart through real keyboard events, then
+ * measures in the page, on one clock, from the last keydown to the first DOM change after it that leaves ghost text
+ * in the editor (a MutationObserver: the frame paints right after). Gives up after `waitMs` (a miss).
+ */
+async function typeAndTimeGhost(page, { keys, gapMs = 60, waitMs = 3000 }) {
+  await page.evaluate((sel) => {
+    const st = { lastKey: 0, ghostAt: 0, text: '' };
+    window.__skipgptKeys = st;
+    if (window.__skipgptObs) window.__skipgptObs.disconnect();
+    if (!window.__skipgptObs) {
+      window.addEventListener('keydown', () => { const k = window.__skipgptKeys; k.lastKey = performance.now(); k.pressed = k.armed; }, { capture: true });
+    }
+    const obs = new MutationObserver(() => {
+      const s = window.__skipgptKeys;
+      if (!s.pressed || s.ghostAt) return;   // only changes after the last keydown
+      const g = document.querySelectorAll(sel);
+      if (g.length) { s.ghostAt = performance.now(); s.text = [...g].map((e) => e.textContent).join('\n'); }
+    });
+    obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
+    window.__skipgptObs = obs;
+  }, GHOST);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (i === keys.length - 1) await page.evaluate(() => { window.__skipgptKeys.armed = true; });
+    if (k.key) await page.keyboard.press(k.key); else await page.keyboard.type(k.text);
+    if (i < keys.length - 1) await new Promise((r) => setTimeout(r, gapMs));
+  }
+  const end = Date.now() + waitMs;
+  let st;
+  for (;;) {
+    st = await page.evaluate(() => window.__skipgptKeys);
+    if (st.ghostAt || Date.now() > end) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await page.evaluate(() => window.__skipgptObs.disconnect());
+  return { ms: st.ghostAt ? st.ghostAt - st.lastKey : null, ghost: st.text };
+}
+
 (async () => {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'chr-'));
   const ctx = await chromium.launchPersistentContext(profile, {
@@ -127,6 +172,14 @@ async function webviewAction(page, view, action, arg) {
       fs.writeFileSync(path.join(shots, `${name}.json`), JSON.stringify(result));
       fs.writeFileSync(path.join(shots, `${name}.done`), '');
       log('action', view, action, arg, JSON.stringify(result));
+      return;
+    }
+    const keys = t.match(/SKIPGPT_KEYS ([\w-]+) (\S+)/);
+    if (keys) {
+      const [, name, b64] = keys;
+      const result = await typeAndTimeGhost(page, JSON.parse(Buffer.from(b64, 'base64').toString('utf8'))).catch((e) => ({ error: e.message }));
+      fs.writeFileSync(path.join(shots, `${name}.json`), JSON.stringify(result));
+      fs.writeFileSync(path.join(shots, `${name}.done`), '');
       return;
     }
     const sm = t.trim().match(/^(\d+) passed, (\d+) failed.*/);

@@ -1,7 +1,7 @@
 // Multi-line policy: single line mid-line, blank line, dedent, block end, suffix repetition, max lines, streaming stop.
 import * as assert from 'node:assert';
 import { bracketBalance, echoStart, mayRepeat } from '../../../extension/completion/degenerate';
-import { applyPolicy, policyContext, shouldStop } from '../../../extension/completion/multiline';
+import { applyPolicy, policyContext, shouldStop, startsBlock } from '../../../extension/completion/multiline';
 
 const ctx = (prefix: string, suffix = '', maxLines = 8) => policyContext(prefix, suffix, maxLines);
 
@@ -117,5 +117,20 @@ describe('degenerate.ts helpers', () => {
   });
   it('mayRepeat: closers and punctuation-only lines, not statements', () => {
     assert.deepStrictEqual(['  }', '});', 'end', '---', 'pass', 'x = 1'].map(mayRepeat), [true, true, true, true, false, false]);
+  });
+});
+
+describe('where a block starts (latency policy)', () => {
+  const starts = (prefix: string, suffix = '') => startsBlock(policyContext(prefix, suffix, 8));
+  it('at the end of an opening line, on the line after it, on an empty deeper line', () => {
+    assert.deepStrictEqual([starts('def f(x):'), starts('def f(x):\n    '), starts('def f(x):\n    y ='), starts('if (a) {\n  '),
+      starts('x = 1\n    ')], [true, true, true, true, true]);
+  });
+  it('not mid-statement, not mid-line, not on an empty line at the same depth', () => {
+    assert.deepStrictEqual([starts('    x = 1\n    y ='), starts('def f(x):', ' # c'), starts('    x = 1\n    '), starts('return')],
+      [false, false, false, false]);
+  });
+  it('an empty first line does not count against maxLines', () => {
+    assert.strictEqual(applyPolicy('\n    y = 1\n    z = 2', policyContext('    x = 1', '', 1)).text, '\n    y = 1');
   });
 });

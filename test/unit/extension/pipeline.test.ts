@@ -19,9 +19,9 @@ describe('completion pipeline', () => {
   it('asks the engine with the text, budget, threshold and stops, and returns the post-processed text', async () => {
     const e = new FakeEngine(() => [' 1', '\n', 'y', ' = 2']);
     const { p, generating } = setup(e, { threshold: 0.6, promptTokens: 300 });
-    const out = await p.provide({ ...req('x ='), suffix: '\nz = 3', filename: 'a.py' }, new AbortController().signal);
+    const out = await p.provide({ ...req('x =', '', true), suffix: '\nz = 3', filename: 'a.py' }, new AbortController().signal);
     assert.strictEqual(out.source, 'model');
-    assert.strictEqual(out.text, ' 1\ny = 2');
+    assert.strictEqual(out.text, ' 1\ny = 2', 'an explicit request gets the whole suggestion');
     // The engine builds and budgets the prompt with the model's tokenizer: the host sends the text as it is.
     assert.deepStrictEqual([e.requests[0].prefix, e.requests[0].suffix, e.requests[0].filename, e.requests[0].budget, e.requests[0].prompt],
       ['x =', '\nz = 3', 'a.py', 300, undefined]);
@@ -99,11 +99,47 @@ describe('completion pipeline', () => {
   it('stops the engine early once the multi-line policy has its answer', async () => {
     const e = new FakeEngine(() => ['\n', '    return x', '\n', '\n', 'def', ' g', '():', ' pass', ' more'], 3);
     const { p } = setup(e, { debounceMs: 0 });
-    const out = await p.provide(req('def f(x):'), new AbortController().signal);
+    const out = await p.provide(req('def f(x):', '', true), new AbortController().signal);
     assert.strictEqual(out.text, '\n    return x');
     assert.strictEqual(e.aborted, 1, 'engine aborted by the policy');
     assert.deepStrictEqual(e.recorded, [true], 'a run stopped by the policy is still the latest trace');
     assert.ok((out.result?.tokens.length ?? 99) <= 5, `tokens generated: ${out.result?.tokens.length}`);
+  });
+
+  describe('latency policy', () => {
+    it('while typing, a suggestion is one line and the engine stops when that line is complete', async () => {
+      const e = new FakeEngine(() => [' 1', '\n', 'y', ' = 2', '\n', 'w = 4']);
+      const { p } = setup(e, { debounceMs: 0 });
+      const out = await p.provide(req('x ='), new AbortController().signal);
+      assert.deepStrictEqual([out.source, out.text, out.refined], ['model', ' 1', undefined]);
+      assert.strictEqual(e.aborted, 1, 'the engine stopped after the first line');
+      // That one line is cached for typing through, but an explicit request wants the whole suggestion.
+      assert.deepStrictEqual([(await p.provide(req('x = '), new AbortController().signal)).text], ['1']);
+      const whole = await p.provide(req('x =', '', true), new AbortController().signal);
+      assert.deepStrictEqual([whole.source, whole.text, e.requests.length], ['model', ' 1\ny = 2\nw = 4', 2]);
+    });
+
+    it('where a block starts, the first line comes at once and the whole block follows into the cache', async () => {
+      const e = new FakeEngine(() => ['y = x', '\n', '    z = y', '\n', '    return z'], 15);
+      const { p, generating } = setup(e, { debounceMs: 0 });
+      const out = await p.provide(req('def f(x):\n    '), new AbortController().signal);
+      assert.deepStrictEqual([out.source, out.text], ['model', 'y = x']);
+      assert.strictEqual(e.finished, 0, 'shown before the engine finished');
+      assert.strictEqual(await out.refined, true);
+      assert.deepStrictEqual(generating, [true, false]);
+      const again = await p.provide(req('def f(x):\n    '), new AbortController().signal);
+      assert.deepStrictEqual([again.source, again.text, e.requests.length], ['cache', 'y = x\n    z = y\n    return z', 1]);
+    });
+
+    it('typing while the rest of a block is generated stops it', async () => {
+      const e = new FakeEngine(() => ['y = x', '\n', '    z = y', '\n', '    return z'], 15);
+      const { p } = setup(e, { debounceMs: 0 });
+      const out = await p.provide(req('def f(x):\n    '), new AbortController().signal);
+      const typed = await p.provide(req('def f(x):\n    y'), new AbortController().signal);
+      assert.deepStrictEqual([typed.source, typed.text], ['cache', ' = x'], 'typing through the first line: from the cache');
+      assert.strictEqual(await out.refined, false);
+      assert.strictEqual(e.aborted, 1);
+    });
   });
 
   it('reports no engine and engine errors instead of throwing', async () => {
