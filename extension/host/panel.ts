@@ -3,7 +3,8 @@
 // routed output diverges. Messages are validated (webviews/protocol.ts); nothing is sent before the ready handshake.
 import * as vscode from 'vscode';
 import type { CompletionEngine } from '../completion/engineApi';
-import { effectiveThreshold, SKIP_ALL_THRESHOLD, type SkipgptSettings } from '../completion/settings';
+import { SKIP_ALL_THRESHOLD, type SkipgptSettings } from '../completion/settings';
+import { describeDial, resolveDial, type Dial } from '../completion/sparsityDial';
 import type { CompleteRequest, TokenTrace } from '../engine/protocol';
 import { firstDivergence, summarize } from '../routing/stats';
 import { parseWebviewMessage, tokenView, type HostToWebview, type RunKind, type SummaryView } from '../webviews/protocol';
@@ -16,11 +17,17 @@ export function summaryView(tokens: readonly TokenTrace[], host: EngineHost, wal
   return { tokens: s.tokens, tokensPerSec: s.tokensPerSec, attnSkip: s.attnSkip, mlpSkip: s.mlpSkip, weightsReadFraction: s.weightsReadFraction ?? null };
 }
 
-/** What both webviews render against: the model (LoadInfo) and the threshold in effect (setting, else its default). */
+/** The sparsity in effect for the loaded model: a target skip rate (calibrated models), else a threshold. */
+export function dialOf(host: EngineHost, s: SkipgptSettings): Dial {
+  return resolveDial(s, { thresholdDefault: host.info?.thresholdDefault, calibration: host.info?.calibration });
+}
+
+/** What both webviews render against: the model (LoadInfo) and the sparsity in effect (target rate and threshold). */
 export function initMessage(host: EngineHost, s: SkipgptSettings): HostToWebview {
-  const info = host.info;
-  return { type: 'init', layers: info?.layers ?? 0, threshold: effectiveThreshold(s, info?.thresholdDefault) ?? null,
-    maxThreshold: SKIP_ALL_THRESHOLD, model: info?.name ?? '' };
+  const info = host.info, dial = dialOf(host, s);
+  return { type: 'init', layers: info?.layers ?? 0, threshold: dial.threshold ?? null, maxThreshold: SKIP_ALL_THRESHOLD,
+    model: info?.name ?? '', target: dial.target ?? null, expected: dial.expected ?? null, calibrated: !!info?.calibration,
+    routing: describeDial(dial) };
 }
 
 /** The request a panel run uses: the selection if there is one, else the text before the cursor (engine-budgeted). */
@@ -91,19 +98,20 @@ export class SkipRatePanel implements vscode.Disposable {
     if (!req) { this.post({ type: 'error', message: 'Open a file and place the cursor (or select text) to complete from.' }); return; }
     this.post(initMessage(host, s));
     try {
-      const routed = await this.stream({ ...req, maxTokens: s.maxTokens, temperature: 0,
-        threshold: effectiveThreshold(s, host.info?.thresholdDefault) }, 'routed');
-      const dense = withDense ? await this.stream({ ...req, maxTokens: s.maxTokens, temperature: 0, threshold: 0 }, 'dense', routed) : [];
+      const dial = dialOf(host, s);
+      const routed = await this.stream({ ...req, maxTokens: s.maxTokens, temperature: 0, ...dial.request }, 'routed', dial.threshold);
+      const dense = withDense ? await this.stream({ ...req, maxTokens: s.maxTokens, temperature: 0, threshold: 0 }, 'dense', 0, routed) : [];
       this.d.observer?.panelRuns.push({ routed: routed.length, dense: dense.length });
     } catch (e) {
       this.post({ type: 'error', message: `Completion failed: ${e instanceof Error ? e.message : String(e)}` });
     }
   }
 
-  private async stream(req: CompleteRequest, kind: RunKind, routed?: TokenTrace[]): Promise<TokenTrace[]> {
+  /** `threshold`: what the run uses (a request with a skipRate gets it from the same calibration in the engine). */
+  private async stream(req: CompleteRequest, kind: RunKind, threshold: number | undefined, routed?: TokenTrace[]): Promise<TokenTrace[]> {
     const runId = ++this.runId;
     const shown = req.prompt ?? req.prefix ?? '';
-    this.post({ type: 'runStart', runId, kind, prompt: shown.slice(-2000), threshold: req.threshold ?? 0 });
+    this.post({ type: 'runStart', runId, kind, prompt: shown.slice(-2000), threshold: threshold ?? req.threshold ?? 0, target: req.skipRate ?? null });
     let i = 0;
     const t0 = Date.now();
     const r = await this.d.engine.complete(req, {

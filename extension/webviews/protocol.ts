@@ -27,17 +27,23 @@ export interface SummaryView {
 export type RunKind = 'routed' | 'dense';
 
 export type HostToWebview =
-  /** After `ready` and when the model or the threshold setting changes: what the webview renders against.
-   * `threshold`: the one in effect (setting, else the model's default); `maxThreshold`: "skip all". */
-  | { type: 'init'; layers: number; threshold: number | null; maxThreshold: number; model: string }
-  /** Panel: a run begins; tokens follow as they are generated. */
-  | { type: 'runStart'; runId: number; kind: RunKind; prompt: string; threshold: number }
+  /** After `ready` and when the model or the sparsity settings change: what the webview renders against.
+   * `threshold`: the one in effect (a target rate mapped through the calibration, the setting, else the model's
+   * default); `maxThreshold`: "skip all"; `target`: the target skip rate requests ask for (null: they give a threshold);
+   * `expected`: the calibration's skip rate at `threshold`; `calibrated`: the model has a calibration, so the
+   * inspector's slider speaks in skip rates; `routing`: all of it in words (completion/sparsityDial.ts). */
+  | { type: 'init'; layers: number; threshold: number | null; maxThreshold: number; model: string;
+      target: number | null; expected: number | null; calibrated: boolean; routing: string }
+  /** Panel: a run begins; tokens follow as they are generated. `target`: its target skip rate, if it asked for one. */
+  | { type: 'runStart'; runId: number; kind: RunKind; prompt: string; threshold: number; target: number | null }
   | { type: 'token'; runId: number; kind: RunKind; token: TokenView }
   /** `divergence`: first token index where routed and dense differ (-1 none), on the dense run's end. */
   | { type: 'runEnd'; runId: number; kind: RunKind; summary: SummaryView; divergence?: number }
   /** Inspector: the latest completion's full trace and the session's per-layer skip rates; `promptSummary` when the
    * run traced its prompt (the inspector's own re-runs do). */
   | { type: 'trace'; prompt: string; threshold: number; tokens: TokenView[]; summary: SummaryView;
+      /** The run's target skip rate (its request's skipRate), and the calibration's skip rate at its threshold. */
+      target: number | null; expected: number | null;
       promptSummary?: { tokens: number; attnSkip: number; mlpSkip: number };
       session: { tokens: number; attn: number[]; mlp: number[] } }
   | { type: 'error'; message: string };
@@ -47,8 +53,9 @@ export type WebviewToHost =
   | { type: 'ready'; view: 'panel' | 'inspector' }
   /** Panel's Run button: complete from the selection or the cursor's prefix, optionally with a dense run beside. */
   | { type: 'run'; withDense: boolean }
-  /** Inspector's threshold slider: re-run the last prompt at this threshold. */
+  /** Inspector's slider: re-run the last prompt at this threshold, or (a calibrated model) at this target skip rate. */
   | { type: 'rerun'; threshold: number }
+  | { type: 'rerun'; skipRate: number }
   | { type: 'export'; format: 'json' | 'csv' };
 
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -63,6 +70,7 @@ export function parseWebviewMessage(x: unknown): WebviewToHost | undefined {
     case 'run':
       return keysOk(x, ['type', 'withDense']) && typeof x.withDense === 'boolean' ? { type: 'run', withDense: x.withDense } : undefined;
     case 'rerun':
+      if (keysOk(x, ['type', 'skipRate']) && typeof x.skipRate === 'number' && x.skipRate >= 0 && x.skipRate <= 1) return { type: 'rerun', skipRate: x.skipRate };
       return keysOk(x, ['type', 'threshold']) && typeof x.threshold === 'number' && Number.isFinite(x.threshold) && x.threshold >= 0 && x.threshold <= SKIP_ALL_THRESHOLD
         ? { type: 'rerun', threshold: x.threshold } : undefined;
     case 'export':

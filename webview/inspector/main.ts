@@ -1,6 +1,7 @@
 // Routing inspector (browser side): the latest completion as a token × layer heatmap (each cell split: attention
 // above, MLP below; filled = skipped), per-layer skip-rate bars over the session, totals, a token's router
-// probabilities on click, a threshold slider that re-runs the last prompt, and JSON / CSV export.
+// probabilities on click, a slider that re-runs the last prompt (in target skip rates when the model has a
+// calibration, else in thresholds), and JSON / CSV export.
 import type { HostToWebview, TokenView } from '../../extension/webviews/protocol';
 import { clearError, connect, el, layerTable, pct, post, showError, shown } from '../shared/host';
 
@@ -16,17 +17,22 @@ const sliderValue = el('span', { id: 'threshold-value' }, '');
 const rerun = el('button', { id: 'rerun' }, 'Re-run last prompt');
 const exportJson = el('button', { class: 'secondary', id: 'export-json' }, 'Export JSON');
 const exportCsv = el('button', { class: 'secondary', id: 'export-csv' }, 'Export CSV');
+const sliderLabel = el('label', { for: 'threshold', id: 'slider-label' }, 'Threshold ');
 let tokens: TokenView[] = [];
 let selected = -1;
+/** The slider's unit: a target skip rate (0..1, the engine maps it through the calibration) or a threshold. */
+let rateMode = false;
+let maxThreshold = '1.01';
 
-slider.addEventListener('input', () => { sliderValue.textContent = slider.value; });
-slider.addEventListener('change', () => post({ type: 'rerun', threshold: Number(slider.value) }));
-rerun.addEventListener('click', () => post({ type: 'rerun', threshold: Number(slider.value) }));
+const rerunMessage = () => (rateMode ? { type: 'rerun' as const, skipRate: Number(slider.value) } : { type: 'rerun' as const, threshold: Number(slider.value) });
+slider.addEventListener('input', () => { sliderValue.textContent = caption(null); });
+slider.addEventListener('change', () => post(rerunMessage()));
+rerun.addEventListener('click', () => post(rerunMessage()));
 exportJson.addEventListener('click', () => post({ type: 'export', format: 'json' }));
 exportCsv.addEventListener('click', () => post({ type: 'export', format: 'csv' }));
 
 app.append(
-  el('div', { class: 'toolbar' }, el('label', { for: 'threshold' }, 'Threshold '), slider, sliderValue, rerun),
+  el('div', { class: 'toolbar' }, sliderLabel, slider, sliderValue, rerun),
   el('div', { class: 'toolbar' }, exportJson, exportCsv),
   info, totals,
   el('h2', {}, 'Tokens × layers'),
@@ -35,11 +41,22 @@ app.append(
   heatmap, details,
   el('h2', {}, 'Skip rate per layer (session)'), bars);
 
-/** The slider and its caption always show the same threshold: the one in effect, or the latest trace's. */
-function showThreshold(t: number | null): void {
-  if (t === null) { sliderValue.textContent = '(no model)'; return; }
-  slider.value = String(t);
-  sliderValue.textContent = String(t);
+const short = (t: number) => String(t === 0 || t >= 0.001 ? Number(t.toPrecision(3)) : t.toExponential(1));
+
+/** The caption says the slider's own value (so the two always agree), plus the threshold it ran at when known. */
+function caption(threshold: number | null): string {
+  if (!rateMode) return slider.value;
+  return `${pct(Number(slider.value))} skipped${threshold === null ? '' : ` · threshold ${short(threshold)}`}`;
+}
+
+/** Sets the slider's unit, then its value: a skip rate (`rate`, when the model is calibrated) or the threshold. */
+function showSparsity(threshold: number | null, rate: number | null): void {
+  rateMode = rate !== null;
+  sliderLabel.textContent = rateMode ? 'Skip rate ' : 'Threshold ';
+  if (rateMode) { slider.max = '1'; slider.step = '0.01'; }
+  if (threshold === null) { sliderValue.textContent = '(no model)'; return; }
+  slider.value = String(rateMode ? rate : threshold);
+  sliderValue.textContent = caption(threshold);
 }
 
 function stat(label: string, value: string, id: string): HTMLElement {
@@ -89,16 +106,20 @@ function renderBars(session: { tokens: number; attn: number[]; mlp: number[] }):
 function onMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'init':
-      slider.max = String(m.maxThreshold);
-      showThreshold(m.threshold);
+      maxThreshold = slider.max = String(m.maxThreshold);
+      // A calibrated model: the slider shows the target rate requests ask for, else the rate expected at the threshold.
+      showSparsity(m.threshold, m.calibrated ? m.target ?? m.expected ?? 0 : null);
       if (!tokens.length) info.textContent = `${m.model || 'model'} · ${m.layers} layers · no completion yet: trigger one in an editor.`;
       return;
     case 'trace': {
       clearError();
       tokens = m.tokens;
       const layers = tokens[0]?.attn.length ?? 0;
-      showThreshold(m.threshold);
-      info.textContent = `Latest completion: ${tokens.length} tokens × ${layers} layers at threshold ${m.threshold}. Click a token for its router probabilities.`;
+      if (m.expected === null) slider.max = maxThreshold;   // back to thresholds (a model without calibration)
+      showSparsity(m.threshold, m.expected === null ? null : m.target ?? m.expected);
+      const realised = pct((m.summary.attnSkip + m.summary.mlpSkip) / 2);
+      const asked = m.target === null ? `threshold ${m.threshold}` : `target skip ${pct(m.target)} (threshold ${short(m.threshold)})`;
+      info.textContent = `Latest completion: ${tokens.length} tokens × ${layers} layers at ${asked}, ${realised} of sublayers skipped. Click a token for its router probabilities.`;
       totals.replaceChildren(stat('tokens/s', m.summary.tokensPerSec.toFixed(1), 'tot-tps'), stat('attention skipped', pct(m.summary.attnSkip), 'tot-attn'),
         stat('MLP skipped', pct(m.summary.mlpSkip), 'tot-mlp'),
         stat('weights read vs dense', m.summary.weightsReadFraction === null ? 'n/a' : pct(m.summary.weightsReadFraction), 'tot-weights'),

@@ -14,6 +14,8 @@ const titles: Record<RunKind, HTMLElement> = { routed: el('h2', {}, 'Routed'), d
 const divergence = el('div', { class: 'muted', id: 'divergence' });
 const tokens: Record<RunKind, TokenView[]> = { routed: [], dense: [] };
 const current: Record<RunKind, number> = { routed: -1, dense: -1 };
+/** The routed run's target skip rate (null: it ran at a threshold), shown beside the rate it realised. */
+let routedTarget: number | null = null;
 
 const runBoth = el('button', { id: 'run' }, 'Run routed + dense');
 const runRouted = el('button', { id: 'run-routed', class: 'secondary' }, 'Run routed only');
@@ -36,6 +38,7 @@ function stat(label: string, value: string, id: string): HTMLElement {
 function renderSummary(s: SummaryView): void {
   summary.replaceChildren(
     stat('tokens/s', s.tokensPerSec.toFixed(1), 'stat-tps'),
+    stat(routedTarget === null ? 'sublayers skipped' : `sublayers skipped (target ${pct(routedTarget)})`, pct((s.attnSkip + s.mlpSkip) / 2), 'stat-skip'),
     stat('attention skipped', pct(s.attnSkip), 'stat-attn'),
     stat('MLP skipped', pct(s.mlpSkip), 'stat-mlp'),
     stat('weights read vs dense', s.weightsReadFraction === null ? 'n/a' : pct(s.weightsReadFraction), 'stat-weights'),
@@ -68,7 +71,7 @@ function showHover(t: TokenView, kind: RunKind, ev: MouseEvent): void {
 function onMessage(m: HostToWebview): void {
   switch (m.type) {
     case 'init':
-      info.textContent = `${m.model || 'model'} · ${m.layers} layers · threshold ${m.threshold}`;
+      info.textContent = `${m.model || 'model'} · ${m.layers} layers · ${m.routing}`;
       return;
     case 'runStart': {
       clearError();
@@ -77,7 +80,9 @@ function onMessage(m: HostToWebview): void {
       hover.style.display = 'none'; // its token is about to be removed, so no mouseleave will come
       if (m.kind === 'routed') {
         tokens.dense = []; streams.dense.replaceChildren(); divergence.textContent = ''; summary.replaceChildren();
-        titles.routed.textContent = `Routed (threshold ${m.threshold})`;
+        routedTarget = m.target;
+        titles.routed.textContent = m.target === null ? `Routed (threshold ${m.threshold})`
+          : `Routed (target skip ${pct(m.target)}, threshold ${Number(m.threshold.toPrecision(3))})`;
       }
       const tail = m.prompt.length > 400 ? '…' + m.prompt.slice(-400) : m.prompt;
       streams[m.kind].replaceChildren(el('span', { class: 'prompt-text' }, tail));

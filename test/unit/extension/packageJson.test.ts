@@ -2,7 +2,7 @@
 import * as assert from 'node:assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULTS, SETTING_KEYS, SKIP_ALL_THRESHOLD } from '../../../extension/completion/settings';
+import { DEFAULTS, MAX_SKIP_RATE, SETTING_KEYS, SKIP_ALL_THRESHOLD } from '../../../extension/completion/settings';
 import { EP_SETTINGS } from '../../../extension/engine/protocol';
 
 const root = join(__dirname, '..', '..', '..', '..');
@@ -20,6 +20,7 @@ describe('package.json contributions', () => {
     assert.deepStrictEqual(Object.keys(props).sort(), Object.values(SETTING_KEYS).map((k) => `skipgpt.${k}`).sort());
     // One skip-all constant: the setting's range ends where the code's does.
     assert.strictEqual(props['skipgpt.threshold'].maximum, SKIP_ALL_THRESHOLD);
+    assert.strictEqual(props['skipgpt.skipRate'].maximum, MAX_SKIP_RATE);
     assert.deepStrictEqual(props['skipgpt.executionProvider'].enum, [...EP_SETTINGS]);
   });
 
