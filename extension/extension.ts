@@ -51,7 +51,7 @@ export function activate(context: vscode.ExtensionContext): SkipgptApi {
   const primer = new CachePrimer(pipeline, host, getSettings, log, observer);
   const status = new SkipgptStatusBar(host, gate, traces, getSettings);
   const sparsityNotice = new SparsityFallbackNotice(host, getSettings, log, notifier);
-  context.subscriptions.push(primer, status, sparsityNotice);
+  context.subscriptions.push(provider, primer, status, sparsityNotice);
 
   // The provider is registered only for the enabled languages; re-registered when those settings change.
   let registration: vscode.Disposable | undefined;

@@ -9,7 +9,8 @@ import type { CompletionEngine } from './engineApi';
 import { CompletionCache } from './cache';
 import { applyPolicy, policyContext, shouldStop, startsBlock, type PolicyContext } from './multiline';
 import { suggestionRequest, type ModelFacts } from './request';
-import { effectiveThreshold, type SkipgptSettings } from './settings';
+import type { SkipgptSettings } from './settings';
+import { dialKey } from './sparsityDial';
 
 export interface EditorRequest {
   /** Identifies the document (its URI) for the cache. */
@@ -20,6 +21,8 @@ export interface EditorRequest {
   filename?: string;
   /** Explicit trigger (command / key binding): no debounce. */
   manual?: boolean;
+  /** When the text last changed (Date.now()): the debounce counts from the keystroke, not from when the editor asked. */
+  typedAt?: number;
 }
 
 export interface PipelineOutcome {
@@ -33,8 +36,9 @@ export interface PipelineOutcome {
   request?: CompleteRequest;
   /** Milliseconds from asking the engine to this text (model outcomes). */
   engineMs?: number;
-  /** Where a block starts: the first line came early and the engine goes on; resolves true once the whole block is
-   * in the cache (a new request for the same text gets it), false if typing or an empty rest cut it short. */
+  /** The text came before the engine was done (a block's first line, or a line cut at FIRST_TEXT_MS) and it goes on:
+   * resolves true once a longer suggestion is in the cache (a new request for the same text gets it), false when
+   * there is nothing more or typing stopped it. */
   refined?: Promise<boolean>;
 }
 
@@ -61,6 +65,13 @@ export function delay(ms: number, signal: AbortSignal): Promise<boolean> {
     signal.addEventListener('abort', onAbort, { once: true });
   });
 }
+
+/**
+ * Engine time after which what has streamed is shown even if its line is not complete; the rest still comes (see
+ * `refined`). llama.vscode caps prediction time the same way. Chosen with scripts/bench/keystroke.mjs: on the shared
+ * 2-core benchmark machine a step takes 15–35 ms, so a line of 10–20 tokens often misses a 600 ms budget.
+ */
+export const FIRST_TEXT_MS = 300;
 
 export class CompletionPipeline {
   readonly cache = new CompletionCache();
@@ -96,11 +107,12 @@ export class CompletionPipeline {
   private async run(req: EditorRequest, ctrl: AbortController, my: number): Promise<PipelineOutcome> {
     const s = this.deps.settings();
     const model = this.deps.model();
-    const context = `${this.deps.cacheContext?.() ?? ''}|t=${effectiveThreshold(s, model.thresholdDefault)}|n=${s.maxTokens}|l=${s.maxLines}`;
+    const context = `${this.deps.cacheContext?.() ?? ''}|${dialKey(s, model)}|n=${s.maxTokens}|l=${s.maxLines}`;
     const cached = this.cache.get(req.doc, req.prefix, context, req.manual);
     if (cached !== undefined) return { text: cached, source: 'cache' };
 
-    if (!req.manual && !(await delay(s.debounceMs, ctrl.signal))) return { source: 'none', reason: this.stale(my, ctrl) ?? 'cancelled' };
+    const wait = req.typedAt === undefined ? s.debounceMs : s.debounceMs - (Date.now() - req.typedAt);
+    if (!req.manual && !(await delay(wait, ctrl.signal))) return { source: 'none', reason: this.stale(my, ctrl) ?? 'cancelled' };
     const engine = this.deps.engine();
     if (!engine) return { source: 'none', reason: 'no-engine' };
 
@@ -108,7 +120,8 @@ export class CompletionPipeline {
     const policy = policyContext(req.prefix, req.suffix, s.maxLines);
     // Latency policy (measured: scripts/bench/keystroke.mjs): while typing, a suggestion is the first line, stopped
     // as soon as it is complete; where a block starts that line is shown as soon as it is complete and the rest of
-    // the block is generated on in the background (`refined`) until the user types. An explicit request gets it whole.
+    // the block is generated on in the background (`refined`) until the user types. A line still unfinished after
+    // FIRST_TEXT_MS is shown as far as it goes and completed the same way. An explicit request gets it whole.
     const shape: 'whole' | 'block' | 'line' = req.manual ? 'whole' : startsBlock(policy) ? 'block' : 'line';
     const firstLine: PolicyContext = { ...policy, maxLines: 1 };
     const stopAt = shape === 'line' ? firstLine : policy;
@@ -129,7 +142,10 @@ export class CompletionPipeline {
           onToken: (_t: TokenTrace, safe: string) => {
             streamed += safe;
             if (!policyStopped && shouldStop(streamed, stopAt)) { policyStopped = true; engineCtrl.abort(); }
-            if (announce && shape === 'block' && shouldStop(streamed, firstLine)) { announce(applyPolicy(streamed, firstLine).text); announce = undefined; }
+            if (announce && shape !== 'whole' && (shouldStop(streamed, firstLine) || Date.now() - t0 >= FIRST_TEXT_MS)) {
+              announce(applyPolicy(streamed, firstLine).text);
+              announce = undefined;
+            }
           },
         }) };
       } catch (error) {
@@ -156,7 +172,7 @@ export class CompletionPipeline {
       this.deps.onResult?.(outcome);
       return outcome;
     };
-    const early = shape === 'block' ? await Promise.race([first, generation.then(() => undefined)]) : undefined;
+    const early = shape !== 'whole' ? await Promise.race([first, generation.then(() => undefined)]) : undefined;
     if (early !== undefined && early.trim() && !this.stale(my, ctrl)) {
       this.cache.put(req.doc, req.prefix, early, context, true);
       const refined = generation.then(settle).then((o) => o.text !== undefined && o.text !== early)

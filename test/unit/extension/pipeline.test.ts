@@ -1,7 +1,7 @@
 // The completion pipeline with a scripted engine: debounce, cancellation reaching the engine, a burst of requests
 // returning nothing stale, cache hits without the engine, early stop by the multi-line policy, errors.
 import * as assert from 'node:assert';
-import { CompletionPipeline, type EditorRequest } from '../../../extension/completion/pipeline';
+import { CompletionPipeline, FIRST_TEXT_MS, type EditorRequest } from '../../../extension/completion/pipeline';
 import { DEFAULTS, type SkipgptSettings } from '../../../extension/completion/settings';
 import { FakeEngine } from './fakeEngine';
 
@@ -111,7 +111,7 @@ describe('completion pipeline', () => {
       const e = new FakeEngine(() => [' 1', '\n', 'y', ' = 2', '\n', 'w = 4']);
       const { p } = setup(e, { debounceMs: 0 });
       const out = await p.provide(req('x ='), new AbortController().signal);
-      assert.deepStrictEqual([out.source, out.text, out.refined], ['model', ' 1', undefined]);
+      assert.deepStrictEqual([out.source, out.text, await out.refined], ['model', ' 1', false]);
       assert.strictEqual(e.aborted, 1, 'the engine stopped after the first line');
       // That one line is cached for typing through, but an explicit request wants the whole suggestion.
       assert.deepStrictEqual([(await p.provide(req('x = '), new AbortController().signal)).text], ['1']);
@@ -129,6 +129,24 @@ describe('completion pipeline', () => {
       assert.deepStrictEqual(generating, [true, false]);
       const again = await p.provide(req('def f(x):\n    '), new AbortController().signal);
       assert.deepStrictEqual([again.source, again.text, e.requests.length], ['cache', 'y = x\n    z = y\n    return z', 1]);
+    });
+
+    it('a line not finished after FIRST_TEXT_MS is shown as far as it goes, then completed into the cache', async () => {
+      const e = new FakeEngine(() => ['a', ' +', ' b', ' + c', '\n', 'y = 1'], FIRST_TEXT_MS / 2 + 20);
+      const { p } = setup(e, { debounceMs: 0 });
+      const out = await p.provide(req('    x = '), new AbortController().signal);
+      assert.deepStrictEqual([out.text, e.finished], ['a +', 0]);
+      assert.strictEqual(await out.refined, true);
+      const again = await p.provide(req('    x = '), new AbortController().signal);
+      assert.deepStrictEqual([again.source, again.text], ['cache', 'a + b + c']);
+    });
+
+    it('the debounce counts from the keystroke', async () => {
+      const e = new FakeEngine(() => ['1']);
+      const { p } = setup(e, { debounceMs: 400 });
+      const t0 = Date.now();
+      await p.provide({ ...req('x = '), typedAt: Date.now() - 350 }, new AbortController().signal);
+      assert.ok(Date.now() - t0 < 300, `waited ${Date.now() - t0} ms of a 400 ms debounce typed 350 ms ago`);
     });
 
     it('typing while the rest of a block is generated stops it', async () => {
