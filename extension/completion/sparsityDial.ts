@@ -130,3 +130,9 @@ export function findItem(items: readonly SparsityItem[], label: string): Sparsit
   const want = label.trim().toLowerCase();
   return items.find((i) => i.label.toLowerCase() === want) ?? items.find((i) => i.label.toLowerCase().startsWith(want));
 }
+
+/** The sparsity part of a suggestion cache key: one cached at one setting is not served at another. */
+export function dialKey(s: DialSettings, model: ModelSparsity): string {
+  const r = resolveDial(s, model).request;
+  return r.skipRate !== undefined ? `r${r.skipRate}` : `t${r.threshold}`;
+}

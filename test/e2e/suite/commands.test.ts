@@ -1,7 +1,9 @@
-// Commands and settings in the real host: sparsity, dense mode, the inline toggle, the benchmark, logs.
+// Commands and settings in the real host: sparsity (thresholds and skip-rate presets), dense mode, the inline toggle,
+// the benchmark, logs.
 import * as assert from 'node:assert';
 import * as vscode from 'vscode';
-import { getApi, openAt, setSetting, sleep, waitFor } from './helpers';
+import { thresholdForSkipRate } from '../../../extension/engine/sparsity';
+import { getApi, openAt, revert, setSetting, sleep, waitFor } from './helpers';
 
 const cfg = () => vscode.workspace.getConfiguration('skipgpt');
 
@@ -29,6 +31,32 @@ describe('commands', () => {
     assert.strictEqual(cfg().inspect('threshold')?.globalValue, undefined);
     await waitFor(() => /threshold 0\.5\b/.test(api.host.status().tooltip), 5000, 'status tooltip to show the model default');
     await setSetting('denseMode', undefined);
+  });
+
+  it('a skip-rate preset: the next suggestion asks for that rate and the status bar shows target and realised rate', async () => {
+    const api = await getApi();
+    const cal = { router: { calibration: api.host.info()!.calibration } };
+    assert.ok(cal.router.calibration, 'the tiny fixture carries a calibration');
+    // The preset is picked by its label from the same list the quick pick shows (sparsityDial.sparsityItems).
+    await vscode.commands.executeCommand('skipgpt.setSparsity', { preset: 'Fast 30%' });
+    assert.strictEqual(cfg().get('skipRate'), 0.3);
+    await waitFor(() => /Routing: target skip 30% \(threshold /.test(api.host.status().tooltip), 5000, 'status tooltip to show the target');
+    const editor = await openAt('sample.py', 15);
+    const calls = api.inlineCalls, before = api.host.lastTrace();
+    await vscode.commands.executeCommand('skipgpt.completeAtCursor');
+    await waitFor(() => api.inlineCalls > calls && api.lastInline?.source === 'model' && api.host.lastTrace() !== before, 30000,
+      'a model suggestion at the 30% target (not a cached one from another sparsity)');
+    const t = api.host.lastTrace()!;
+    assert.strictEqual(t.request.skipRate, 0.3, 'the request carries the target skip rate');
+    assert.strictEqual(t.request.threshold, undefined, 'and no threshold');
+    assert.strictEqual(t.threshold, thresholdForSkipRate(cal, 0.3).threshold, 'the engine ran at the calibrated threshold');
+    await waitFor(() => /\d+ ms · \d+ tok\/s · skip \d+% \(target 30%\)/.test(api.host.status().text), 5000, 'status text: realised and target rate');
+    console.log(`rate preset: status "${api.host.status().text}", threshold ${t.threshold}`);
+    await revert(editor);
+    // "As trained" clears the target: the model's default threshold applies again.
+    await vscode.commands.executeCommand('skipgpt.setSparsity', { preset: 'As trained' });
+    assert.strictEqual(cfg().inspect('skipRate')?.globalValue, undefined);
+    await waitFor(() => /Routing: threshold 0\.5\b/.test(api.host.status().tooltip), 5000, 'status tooltip back to the default threshold');
   });
 
   it('toggling inline completions off stops the provider from being asked', async () => {

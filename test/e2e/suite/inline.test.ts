@@ -18,7 +18,7 @@ async function expectedSuggestion(editor: vscode.TextEditor): Promise<string> {
   const info = api.host.info()!;
   // The same request the pipeline sends; the engine builds the same prompt window from it.
   const req = suggestionRequest({ prefix, suffix, filename: vscode.workspace.asRelativePath(doc.uri, false) }, s,
-    { specialTokens: info.specialTokens, thresholdDefault: info.thresholdDefault });
+    { specialTokens: info.specialTokens, thresholdDefault: info.thresholdDefault, calibration: info.calibration });
   const r = await api.host.complete(req, { record: false });
   return applyPolicy(r.text, policyContext(prefix, suffix, s.maxLines)).text;
 }

@@ -4,6 +4,7 @@ import * as assert from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
+import { skipRateForThreshold, thresholdForSkipRate } from '../../../extension/engine/sparsity';
 import { act, ARTIFACTS, census, getApi, openAt, TINY_LAYERS, waitFor } from './helpers';
 
 describe('webviews', () => {
@@ -41,7 +42,7 @@ describe('webviews', () => {
     await waitFor(async () => (await act('panel', 'hover-state')).visible === false, 10000, 'the hover card to go with its token');
   });
 
-  it('inspector: heatmap cells = tokens × layers, session bars per layer, threshold re-runs, JSON/CSV export', async () => {
+  it('inspector: heatmap cells = tokens × layers, session bars per layer, skip-rate and threshold re-runs, JSON/CSV export', async () => {
     const api = await getApi();
     await vscode.commands.executeCommand('skipgpt.openInspector');
     const tokens = api.host.lastTrace()!.tokens.length;
@@ -55,26 +56,40 @@ describe('webviews', () => {
     assert.strictEqual(click.rows, 1 + TINY_LAYERS);
     assert.match(String(click.title), new RegExp(`^Token ${tokens - 1}:`));
 
-    // The slider posts `rerun`; the host re-runs the last request at that threshold (with its prompt's routing).
+    // The tiny model has a calibration, so the slider speaks in skip rates: moving it to 0.3 posts `rerun` with a
+    // 30% target; the host re-runs the last request with that skipRate (and its prompt's routing), and the engine maps
+    // it through the calibration to the threshold the trace reports.
+    const cal = { router: { calibration: api.host.info()!.calibration } };
+    assert.ok(cal.router.calibration, 'the tiny fixture carries a calibration');
+    const at30 = thresholdForSkipRate(cal, 0.3).threshold;
     const prevTrace = api.host.lastTrace();
     await act('inspector', 'slider', '0.3');
-    await waitFor(() => api.host.lastTrace() !== prevTrace && api.host.lastTrace()?.threshold === 0.3, 60000, 'a re-run at 0.3 from the slider');
+    await waitFor(() => api.host.lastTrace() !== prevTrace && api.host.lastTrace()?.request.skipRate === 0.3, 60000, 'a re-run at 30% from the slider');
+    assert.strictEqual(api.host.lastTrace()!.threshold, at30, 'the engine ran at the calibrated threshold of 30%');
     assert.ok((api.host.lastTrace()!.promptTokens?.length ?? 0) > 0, 'the inspector\'s re-run traces its prompt');
-    // Slider and caption always agree with the trace shown: a completion at the model's default moves both back.
+    const short = (t: number) => String(t === 0 || t >= 0.001 ? Number(t.toPrecision(3)) : t.toExponential(1));
+    const rate = await waitFor(async () => { const x = await census('inspector', 'inspector-rate'); return /at target skip 30\.0%/.test(x?.info ?? '') && x; },
+      30000, 'the inspector to show the re-run at 30%', 500);
+    assert.deepStrictEqual([rate.slider, rate.sliderCaption], ['0.3', `30.0% skipped · threshold ${short(at30)}`]);
+    // Slider and caption always agree with the trace shown: a completion at the model's default moves both back, to
+    // the rate the calibration gives for that threshold.
     await api.host.complete({ prompt: 'def f(x):\n    return', maxTokens: 4 });
     const agree = await waitFor(async () => { const x = await census('inspector', 'inspector-agree'); return /at threshold 0\.5\b/.test(x?.info ?? '') && x; },
       30000, 'the inspector to show the completion at the default threshold', 500);
-    assert.deepStrictEqual([agree.slider, agree.sliderCaption], ['0.5', '0.5']);
+    const r05 = Math.round(skipRateForThreshold(cal, 0.5).skip * 100) / 100;
+    assert.deepStrictEqual([agree.slider, agree.sliderCaption], [String(r05), `${(r05 * 100).toFixed(1)}% skipped · threshold 0.5`]);
 
-    // Threshold 0 = dense: nothing skipped; above 1 every sublayer is skipped (the routers' rule, in the engine).
-    for (const [threshold, expectSkipped] of [[0, 0], [1.01, 2]] as const) {
+    // Threshold 0 = dense: nothing skipped; above 1 every sublayer is skipped (the routers' rule, in the engine); the
+    // slider shows 0% and 100%.
+    for (const [threshold, expectSkipped, slider] of [[0, 0, '0'], [1.01, 2, '1']] as const) {
       await api.host.rerun(threshold);
       const n = api.host.lastTrace()!.tokens.length;
+      const caption = `${(Number(slider) * 100).toFixed(1)}% skipped · threshold ${threshold}`;
       const x = await waitFor(async () => {
         const y = await census('inspector', `inspector-t${Math.round(threshold * 100)}`);
-        return y?.cells === n * TINY_LAYERS && y.skippedHalves === expectSkipped * y.cells && y.sliderCaption === String(threshold) && y;
+        return y?.cells === n * TINY_LAYERS && y.skippedHalves === expectSkipped * y.cells && y.sliderCaption === caption && y;
       }, 60000, `the re-run at ${threshold} in the heatmap`, 500);
-      assert.strictEqual(x.slider, String(threshold));
+      assert.strictEqual(x.slider, slider);
     }
     console.log(`inspector: ${tokens} tokens × ${TINY_LAYERS} layers, ${routedSkips} skipped halves at the configured threshold`);
 
