@@ -71,7 +71,7 @@ export function delay(ms: number, signal: AbortSignal): Promise<boolean> {
  * `refined`). llama.vscode caps prediction time the same way. Chosen with scripts/bench/keystroke.mjs: on the shared
  * 2-core benchmark machine a step takes 15–35 ms, so a line of 10–20 tokens often misses a 600 ms budget.
  */
-export const FIRST_TEXT_MS = 300;
+export const FIRST_TEXT_MS = 200;
 
 export class CompletionPipeline {
   readonly cache = new CompletionCache();
@@ -142,9 +142,11 @@ export class CompletionPipeline {
           onToken: (_t: TokenTrace, safe: string) => {
             streamed += safe;
             if (!policyStopped && shouldStop(streamed, stopAt)) { policyStopped = true; engineCtrl.abort(); }
-            if (announce && shape !== 'whole' && (shouldStop(streamed, firstLine) || Date.now() - t0 >= FIRST_TEXT_MS)) {
-              announce(applyPolicy(streamed, firstLine).text);
-              announce = undefined;
+            if (announce && shape !== 'whole') {
+              // Past the time cap, only text worth showing is announced (not the indentation a block starts with).
+              const done = shouldStop(streamed, firstLine);
+              const text = done || Date.now() - t0 >= FIRST_TEXT_MS ? applyPolicy(streamed, firstLine).text : '';
+              if (done || text.trim()) { announce(text); announce = undefined; }
             }
           },
         }) };

@@ -41,7 +41,10 @@ export const DEFAULTS: SkipgptSettings = {
   denseMode: false,
   maxTokens: 48,
   maxLines: 8,
-  debounceMs: 120,
+  // Counted from the keystroke, and VS Code itself waits ~50 ms before asking: 60 ms shows a suggestion ~60 ms sooner
+  // than 120 did, and a request started between two keystrokes is cancelled after reading a token or two of the
+  // prompt, which the next one reuses (scripts/bench/keystroke.mjs, docs/BENCHMARKS.md "Keystroke to ghost text").
+  debounceMs: 60,
   promptTokens: 512,
   languages: DEFAULT_LANGUAGES,
   inlineEnabled: true,

@@ -141,6 +141,14 @@ describe('completion pipeline', () => {
       assert.deepStrictEqual([again.source, again.text], ['cache', 'a + b + c']);
     });
 
+    it('past the time cap, a block\'s bare newline and indentation are not shown: its first code is', async () => {
+      const e = new FakeEngine(() => ['\n', '    y', ' = x', '\n', '    return y'], FIRST_TEXT_MS + 20);
+      const { p } = setup(e, { debounceMs: 0 });
+      const out = await p.provide(req('def f(x):'), new AbortController().signal);
+      assert.deepStrictEqual([out.text, e.finished], ['\n    y', 0]);
+      assert.strictEqual(await out.refined, true);
+    });
+
     it('the debounce counts from the keystroke', async () => {
       const e = new FakeEngine(() => ['1']);
       const { p } = setup(e, { debounceMs: 400 });
