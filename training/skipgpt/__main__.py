@@ -16,6 +16,7 @@ COMMANDS = [
     "shortgpt",
     "evaluate",
     "llamacpp_compare",  # command: compare-llamacpp
+    "forecast_cli",  # command: forecast (fit | eval)
 ]
 
 

@@ -61,6 +61,8 @@ class SkipLlama(nn.Module):
         # Data-parallel training (runtime.py) sets the rows of the global batch this process holds, so Gumbel noise
         # is drawn for the global batch and N processes sample what one would. None = this process has all rows.
         self.row_shard = None
+        # Optional forecast.Forecasters (execute-or-approximate): None keeps SkipGPT's recipe (a skip adds nothing).
+        self.forecasters = None
 
     @property
     def config(self):
@@ -98,13 +100,18 @@ class SkipLlama(nn.Module):
             la, lm = self.routers[i](h)
             p = torch.stack([la.softmax(-1)[..., EXECUTE], lm.softmax(-1)[..., EXECUTE]], dim=-1)  # [B,S,2]
             g = self._gate(mode, la, lm, p, tau, threshold, static_mask, i, self.row_shard)
+            xa = layer.input_layernorm(h)
             a, _ = layer.self_attn(
-                hidden_states=layer.input_layernorm(h), attention_mask=None, position_ids=pos,
-                position_embeddings=pos_emb,
+                hidden_states=xa, attention_mask=None, position_ids=pos, position_embeddings=pos_emb,
             )
             h = h + g[..., 0:1].to(a.dtype) * a
-            m = layer.mlp(layer.post_attention_layernorm(h))
+            if self.forecasters is not None:  # execute-or-approximate: a skipped sublayer adds its forecast
+                h = h + (1 - g[..., 0:1]).to(a.dtype) * self.forecasters(i, "attn", xa)
+            xm = layer.post_attention_layernorm(h)
+            m = layer.mlp(xm)
             h = h + g[..., 1:2].to(m.dtype) * m
+            if self.forecasters is not None:
+                h = h + (1 - g[..., 1:2]).to(m.dtype) * self.forecasters(i, "mlp", xm)
             gates.append(g)
             probs.append(p)
         logits = llama.lm_head(model.norm(h))
