@@ -77,12 +77,17 @@ export class CompletionPipeline {
   readonly cache = new CompletionCache();
   private seq = 0;
   private inFlight?: AbortController;
+  /** A suggestion shown early whose engine run goes on (see `refined`), and the text it was asked for. */
+  private continuing?: { doc: string; prefix: string; ctrl: AbortController };
 
   constructor(private readonly deps: PipelineDeps) {}
 
   async provide(req: EditorRequest, signal: AbortSignal): Promise<PipelineOutcome> {
     const my = ++this.seq;
-    this.inFlight?.abort();                  // the user typed on: stop the previous generation in the engine
+    // The user typed on: stop the previous generation in the engine. VS Code asking again for the very same text
+    // (it does, unprompted) is no typing: a run completing what is shown goes on, and this request gets the cache.
+    const c = this.continuing;
+    if (!(c && !req.manual && c.doc === req.doc && c.prefix === req.prefix)) { this.inFlight?.abort(); c?.ctrl.abort(); }
     const ctrl = new AbortController();
     this.inFlight = ctrl;
     const onOuter = () => ctrl.abort();
@@ -157,8 +162,9 @@ export class CompletionPipeline {
         this.deps.onGenerating?.(false);
       }
     })();
-    const settle = ({ result, error }: { result?: CompleteResult; error?: unknown }): PipelineOutcome => {
-      const gone = this.stale(my, ctrl);
+    // `continued`: completing text already shown, which only an abort stops (a same-text request does not supersede it).
+    const settle = ({ result, error }: { result?: CompleteResult; error?: unknown }, continued = false): PipelineOutcome => {
+      const gone = continued ? (ctrl.signal.aborted ? 'cancelled' : undefined) : this.stale(my, ctrl);
       if (gone) return { source: 'none', reason: gone, result, request };
       // Stopped by the policy, the engine may reject instead of returning its partial result: keep what streamed.
       if (error !== undefined && !policyStopped) {
@@ -177,8 +183,13 @@ export class CompletionPipeline {
     const early = shape !== 'whole' ? await Promise.race([first, generation.then(() => undefined)]) : undefined;
     if (early !== undefined && early.trim() && !this.stale(my, ctrl)) {
       this.cache.put(req.doc, req.prefix, early, context, true);
-      const refined = generation.then(settle).then((o) => o.text !== undefined && o.text !== early)
-        .finally(() => { if (this.inFlight === ctrl) this.inFlight = undefined; });
+      const goingOn = { doc: req.doc, prefix: req.prefix, ctrl };
+      this.continuing = goingOn;
+      const refined = generation.then((g) => settle(g, true)).then((o) => o.text !== undefined && o.text !== early)
+        .finally(() => {
+          if (this.inFlight === ctrl) this.inFlight = undefined;
+          if (this.continuing === goingOn) this.continuing = undefined;
+        });
       return { text: early, source: 'model', request, engineMs: Date.now() - t0, refined };
     }
     return settle(await generation);
@@ -191,7 +202,7 @@ export class CompletionPipeline {
    * any suggestion request aborts it (the chunks already read stay cached).
    */
   async prime(req: EditorRequest, signal: AbortSignal): Promise<PrimeOutcome> {
-    if (this.inFlight) return 'busy';
+    if (this.inFlight || this.continuing) return 'busy';
     const engine = this.deps.engine();
     if (!engine) return 'no-engine';
     const my = this.seq;

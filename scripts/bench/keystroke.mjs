@@ -2,7 +2,8 @@
 // offline VS Code of the e2e harness (test/e2e/run.sh starts the server, test/e2e/driver.js types in Chromium) with
 // default settings except the model folder, on a standard-library Python file copied into the test workspace.
 // Prints p50/p95/min/max of last keydown → ghost text in the editor DOM, misses (none within --wait ms), what served
-// each shown suggestion (model / cache) and the engine's own time for the model ones, with the CPU and load average.
+// each shown suggestion (model / cache) and the engine's own time for the model ones, with the CPU and load average;
+// and when the ghost text stopped changing (text shown early, completed in the background) within 1.5 s after.
 // A benchmark, not a test. Usage:
 //   node scripts/bench/keystroke.mjs [--n 30] [--file /usr/lib/python3.11/colorsys.py] [--model DIR] [--wait 3000]
 //     [--settings '"skipgpt.debounceMs": 60'] [--json out.json] [--no-build]
@@ -40,7 +41,7 @@ child.stdout.on('data', (d) => {
   while ((i = buf.indexOf('\n')) >= 0) {
     const line = buf.slice(0, i); buf = buf.slice(i + 1);
     const m = line.match(/SKIPGPT_BENCH (\{.*\})/);
-    if (m) { const r = JSON.parse(m[1]); rows.push(r); console.log(`  #${r.k} line ${r.line} typed ${JSON.stringify(r.typed)}: ${r.ms === null ? 'MISS' : `${Math.round(r.ms)} ms`} (${r.source ?? '-'}${r.modelMs !== undefined ? `, engine ${Math.round(r.modelMs)} ms, ${r.lines} lines` : ''})`); }
+    if (m) { const r = JSON.parse(m[1]); rows.push(r); console.log(`  #${r.k} line ${r.line} typed ${JSON.stringify(r.typed)}: ${r.ms === null ? 'MISS' : `${Math.round(r.ms)} ms${r.finalMs > r.ms + 1 ? ` → ${Math.round(r.finalMs)} ms` : ''}`} (${r.source ?? '-'}${r.modelMs !== undefined ? `, engine ${Math.round(r.modelMs)} ms, ${r.lines} lines` : ''})`); }
     else if (/^\s*\[host\] (model |\d+ passed)|run\.sh:|driver failed/.test(line)) console.log(line.trim());
   }
 });
@@ -56,11 +57,16 @@ const summary = {
   fromCache: rows.filter((r) => r.ms !== null && r.source === 'cache').length, fromModel: fromModel.length,
   engineP50: pct(fromModel.map((r) => r.modelMs), 50), shownP50ModelOnly: pct(fromModel.map((r) => r.ms), 50),
   multiLine: rows.filter((r) => (r.lines ?? 0) > 1).length,
+  // Text shown early (a line cut at the time cap, a block's first line) grows when the rest is ready: its last change.
+  finalP50: pct(rows.filter((r) => r.finalMs != null).map((r) => r.finalMs), 50),
+  finalP95: pct(rows.filter((r) => r.finalMs != null).map((r) => r.finalMs), 95),
+  grew: rows.filter((r) => r.finalMs != null && r.finalMs > r.ms + 1).length,
   cpu, cores: os.cpus().length, loadStart: load0, loadEnd: load1, node: nodeVersion, seconds: Math.round((Date.now() - t0) / 1000),
 };
 const f = (x) => (Number.isFinite(x) ? Math.round(x) : '-');
 console.log(`\nkeystroke → ghost text, ${summary.positions} positions in ${summary.file}`);
 console.log(`  p50 ${f(summary.p50)} ms · p95 ${f(summary.p95)} ms · min ${f(summary.min)} · max ${f(summary.max)} · misses ${summary.misses} (none within ${waitMs} ms)`);
+console.log(`  ghost text stopped changing (shown text completed): p50 ${f(summary.finalP50)} ms · p95 ${f(summary.finalP95)} ms; grew after first shown: ${summary.grew}`);
 console.log(`  served from cache ${summary.fromCache}, by the model ${summary.fromModel} (shown p50 ${f(summary.shownP50ModelOnly)} ms, engine's own time p50 ${f(summary.engineP50)} ms); multi-line ${summary.multiLine}`);
 console.log(`  ${cpu} × ${summary.cores}, load average ${load0} at start, ${load1} at end; ${nodeVersion}; ${summary.seconds} s`);
 const out = arg('json');

@@ -84,11 +84,12 @@ const GHOST = '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text
 /**
  * Types like a user (SKIPGPT_KEYS): named keys and characters `gapMs` apart through real keyboard events, then
  * measures in the page, on one clock, from the last keydown to the first DOM change after it that leaves ghost text
- * in the editor (a MutationObserver: the frame paints right after). Gives up after `waitMs` (a miss).
+ * in the editor (a MutationObserver: the frame paints right after). Gives up after `waitMs` (a miss). Then watches
+ * `settleMs` longer for the ghost text growing (a suggestion shown early and completed): `finalMs` is its last change.
  */
-async function typeAndTimeGhost(page, { keys, gapMs = 60, waitMs = 3000 }) {
+async function typeAndTimeGhost(page, { keys, gapMs = 60, waitMs = 3000, settleMs = 0 }) {
   await page.evaluate((sel) => {
-    const st = { lastKey: 0, ghostAt: 0, text: '' };
+    const st = { lastKey: 0, ghostAt: 0, text: '', finalAt: 0, final: '' };
     window.__skipgptKeys = st;
     if (window.__skipgptObs) window.__skipgptObs.disconnect();
     if (!window.__skipgptObs) {
@@ -96,9 +97,12 @@ async function typeAndTimeGhost(page, { keys, gapMs = 60, waitMs = 3000 }) {
     }
     const obs = new MutationObserver(() => {
       const s = window.__skipgptKeys;
-      if (!s.pressed || s.ghostAt) return;   // only changes after the last keydown
+      if (!s.pressed) return;                // only changes after the last keydown
       const g = document.querySelectorAll(sel);
-      if (g.length) { s.ghostAt = performance.now(); s.text = [...g].map((e) => e.textContent).join('\n'); }
+      if (!g.length) return;
+      const text = [...g].map((e) => e.textContent).join('\n');
+      if (!s.ghostAt) { s.ghostAt = performance.now(); s.text = text; }
+      if (text !== s.final) { s.finalAt = performance.now(); s.final = text; }
     });
     obs.observe(document.body, { subtree: true, childList: true, characterData: true, attributes: true });
     window.__skipgptObs = obs;
@@ -116,8 +120,12 @@ async function typeAndTimeGhost(page, { keys, gapMs = 60, waitMs = 3000 }) {
     if (st.ghostAt || Date.now() > end) break;
     await new Promise((r) => setTimeout(r, 20));
   }
+  if (st.ghostAt && settleMs > 0) {
+    await new Promise((r) => setTimeout(r, settleMs));
+    st = await page.evaluate(() => window.__skipgptKeys);
+  }
   await page.evaluate(() => window.__skipgptObs.disconnect());
-  return { ms: st.ghostAt ? st.ghostAt - st.lastKey : null, ghost: st.text };
+  return { ms: st.ghostAt ? st.ghostAt - st.lastKey : null, ghost: st.text, finalMs: st.ghostAt ? st.finalAt - st.lastKey : null, final: st.final };
 }
 
 (async () => {

@@ -2,7 +2,7 @@
 // not part of the suite, nothing here asserts). For each position inside a function body of the benchmark file it
 // removes the real next line, puts the cursor at the end of the line above, and asks the driver (SKIPGPT_KEYS) to do
 // what a user does: End, Enter, the first 3–6 characters of that line ~60 ms apart; the driver times last keydown →
-// ghost text in the DOM. From the test observer it adds what served the shown suggestion (model or cache) and the
+// ghost text in the DOM (and until it stops growing). From the test observer it adds what served the shown suggestion (model or cache) and the
 // engine's own time for it. One `SKIPGPT_BENCH {json}` line per position, then the `N passed, N failed` line.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
@@ -13,6 +13,8 @@ const FILE = process.env.SKIPGPT_BENCH_FILE ?? 'colorsys.py';
 const N = Number(process.env.SKIPGPT_BENCH_N ?? 30);
 const GAP_MS = Number(process.env.SKIPGPT_BENCH_GAP_MS ?? 60);
 const WAIT_MS = Number(process.env.SKIPGPT_BENCH_WAIT_MS ?? 3000);
+/** How long to keep watching a shown suggestion grow (text shown early and completed in the background). */
+const SETTLE_MS = Number(process.env.SKIPGPT_BENCH_SETTLE_MS ?? 1500);
 
 /** Lines L (0-based) whose next line is code inside a function body: not blank, not a comment, not in a docstring. */
 export function positions(lines: string[], n: number): number[] {
@@ -32,10 +34,11 @@ export function positions(lines: string[], n: number): number[] {
   return Array.from({ length: n }, (_, k) => ok[Math.floor((k * ok.length) / n)]);
 }
 
-async function driverTypes(name: string, keys: { key?: string; text?: string }[]): Promise<{ ms: number | null; ghost: string; error?: string }> {
+interface Typed { ms: number | null; ghost: string; finalMs: number | null; final: string; error?: string }
+async function driverTypes(name: string, keys: { key?: string; text?: string }[]): Promise<Typed> {
   const done = path.join(ARTIFACTS, `${name}.done`);
   rmSync(done, { force: true });
-  console.log(`SKIPGPT_KEYS ${name} ${Buffer.from(JSON.stringify({ keys, gapMs: GAP_MS, waitMs: WAIT_MS })).toString('base64')}`);
+  console.log(`SKIPGPT_KEYS ${name} ${Buffer.from(JSON.stringify({ keys, gapMs: GAP_MS, waitMs: WAIT_MS, settleMs: SETTLE_MS })).toString('base64')}`);
   await waitFor(() => existsSync(done), 60000, `keystrokes ${name}`, 20);
   return JSON.parse(readFileSync(path.join(ARTIFACTS, `${name}.json`), 'utf8'));
 }
@@ -64,11 +67,12 @@ export async function run(): Promise<void> {
     const typed = next.trim().slice(0, 3 + (k % 4));
     const h0 = api.inline.length;
     const r = await driverTypes(`keys-${k}`, [{ key: 'End' }, { key: 'Enter' }, ...[...typed].map((text) => ({ text }))]);
-    await sleep(300);
+    await sleep(r.ms === null ? 300 : 0);
     const version = editor.document.version;
     const rec = api.inline.slice(h0).find((x) => x.version === version && x.shown);   // what made the first ghost text
     const t = rec?.outcome.result?.timings;
     console.log(`SKIPGPT_BENCH ${JSON.stringify({ k, line: line + 1, typed, ms: r.ms, error: r.error, ghost: r.ghost.slice(0, 80),
+      finalMs: r.finalMs, final: r.final.slice(0, 120),
       source: rec?.outcome.source, lines: rec?.outcome.text?.split('\n').length, tokens: rec?.outcome.result?.tokens.length,
       modelMs: t?.totalMs ?? rec?.outcome.engineMs, prefill: t?.prefillTokens, requests: api.inline.length - h0 })}`);
     await revert(editor);

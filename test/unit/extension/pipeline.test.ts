@@ -157,6 +157,17 @@ describe('completion pipeline', () => {
       assert.ok(Date.now() - t0 < 300, `waited ${Date.now() - t0} ms of a 400 ms debounce typed 350 ms ago`);
     });
 
+    it('VS Code asking again for the same text while a block is completed does not stop it', async () => {
+      const e = new FakeEngine(() => ['y = x', '\n', '    z = y', '\n', '    return z'], 15);
+      const { p } = setup(e, { debounceMs: 0 });
+      const out = await p.provide(req('def f(x):\n    '), new AbortController().signal);
+      const again = await p.provide(req('def f(x):\n    '), new AbortController().signal);
+      assert.deepStrictEqual([again.source, again.text], ['cache', 'y = x']);
+      assert.strictEqual(await out.refined, true);
+      assert.deepStrictEqual([e.aborted, e.requests.length], [0, 1]);
+      assert.strictEqual((await p.provide(req('def f(x):\n    '), new AbortController().signal)).text, 'y = x\n    z = y\n    return z');
+    });
+
     it('typing while the rest of a block is generated stops it', async () => {
       const e = new FakeEngine(() => ['y = x', '\n', '    z = y', '\n', '    return z'], 15);
       const { p } = setup(e, { debounceMs: 0 });
