@@ -4,7 +4,8 @@
 import * as assert from 'node:assert';
 import { EngineClient } from '../../../extension/engine/client';
 import type { TokenTrace } from '../../../extension/engine/protocol';
-import { enginePath, readParity, tinyDir } from './fixture';
+import { join } from 'node:path';
+import { enginePath, readParity, repoRoot, tinyDir } from './fixture';
 
 describe('engine/client (engine process)', () => {
   let client: EngineClient;
@@ -64,15 +65,20 @@ describe('engine/client (engine process)', () => {
   });
 
   it('cancel: abort after the first token ends the request early, reason cancelled', async () => {
+    // An engine whose steps take 5 ms (crash-engine.ts): 400 tokens take 2 s, far longer than the cancel's trip even
+    // on a loaded machine, so the test checks cancellation, not the scheduler (one token with the default model:
+    // process.test.ts).
+    process.env.SKIPGPT_TEST_STEP_DELAY_MS = '5';
+    const slow = new EngineClient({ enginePath: join(repoRoot, 'out', 'test', 'unit', 'engine', 'crash-engine.js') });
+    delete process.env.SKIPGPT_TEST_STEP_DELAY_MS;
+    await slow.load(tinyDir, { executionProvider: 'cpu', threads: 1 });
     const ac = new AbortController();
     let streamed = 0;
-    const r = await client.complete({ prompt: 'x = ', maxTokens: 400, threshold: 0 }, {
+    const r = await slow.complete({ prompt: 'x = ', maxTokens: 400, threshold: 0 }, {
       signal: ac.signal, onToken: () => { streamed++; ac.abort(); },
-    });
+    }).finally(() => slow.dispose());
     assert.strictEqual(r.finishReason, 'cancelled');
-    // The cancel message is read between steps, but tiny-model steps take well under a millisecond, so a few more
-    // may run while it travels (one token with the default model: process.test.ts).
-    assert.ok(r.tokens.length < 400, `stopped after ${r.tokens.length} tokens`);
+    assert.ok(r.tokens.length < 20, `stopped after ${r.tokens.length} tokens`);
     assert.strictEqual(streamed, r.tokens.length);
     const pre = new AbortController(); pre.abort();
     const none = await client.complete({ prompt: 'x = ', maxTokens: 5 }, { signal: pre.signal });
