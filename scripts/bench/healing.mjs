@@ -8,7 +8,11 @@
 // The expected text is the rest of the target line. Each task runs dense (threshold 0) and routed (the manifest's
 // default), raw and healed; prints exact match and edit similarity of the completion's first line, and the healed −
 // raw difference with a paired bootstrap 95% interval.
+// Mid-word (issue 14's goal): does the suggestion continue the word (its first character is a word character), over
+// all `word` tasks and over those where the dense model's own healed line at the `indent` cursor starts with the
+// typed part of the word (the cases where the model itself would have written that word).
 // Usage: node scripts/bench/healing.mjs [--model DIR] [--tasks 60] [--threads 2] [--tokens 24] [--seed 1] [--context 800]
+//        [--kinds col0,indent,word]
 // (HEAL_DEBUG=1 prints every completion with its prefix-reuse timings on stderr.)
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -16,7 +20,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { args, engine, machine, root } from './common.mjs';
 
-const a = args({ model: 'models/smollm2-135m-skip25-int8', tasks: '60', threads: '2', tokens: '24', seed: '1', context: '800',
+const a = args({ model: 'models/smollm2-135m-skip25-int8', tasks: '60', threads: '2', tokens: '24', seed: '1', context: '800', kinds: 'col0,indent,word',
   stdlib: '', 'node-modules': join(root, 'node_modules') });
 const nTasks = Number(a.tasks), threads = Number(a.threads), maxTokens = Number(a.tokens);
 
@@ -107,7 +111,7 @@ const runner = await ModelRunner.load(a.model, { executionProvider: 'cpu', threa
 const gen = new Generator(runner, 64);
 const routed = runner.manifest.router.threshold_default;
 const thresholds = [['dense', 0], ['routed', routed]];
-const KINDS = ['col0', 'indent', 'word'];
+const KINDS = a.kinds.split(',');
 
 function editSimilarity(x, y) {
   if (x === y) return 1;
@@ -128,9 +132,11 @@ console.log(`model ${runner.manifest.name}, ${tasks.length} tasks (${fromPy} Pyt
   `from node_modules; corpus test split: ${py.length} + ${js.length} files), up to ${maxTokens} tokens, greedy, stop at newline\n`);
 
 const scores = {};   // scores[thr][kind][heal] = { em: [], es: [] }
+const texts = {};    // texts[thr][kind][heal][task] = completion text (the mid-word table)
 const started = performance.now();
 for (const [name, thr] of thresholds) {
   scores[name] = Object.fromEntries(KINDS.map((k) => [k, { raw: { em: [], es: [] }, heal: { em: [], es: [] } }]));
+  texts[name] = Object.fromEntries(KINDS.map((k) => [k, { raw: [], heal: [] }]));
   gen.reset();
   for (const t of tasks) {
     // The three prompts of a line share their text up to the cursor: prefix reuse prefills the context once.
@@ -145,6 +151,7 @@ for (const [name, thr] of thresholds) {
         const got = firstLine(r.text), want = expected.trimEnd();
         scores[name][kind][mode].em.push(got === want ? 1 : 0);
         scores[name][kind][mode].es.push(editSimilarity(got, want));
+        texts[name][kind][mode].push(r.text);
       }
     }
   }
@@ -173,6 +180,19 @@ for (const [name, thr] of thresholds) {
   for (const [kind, s] of rows) {
     console.log(`| ${name} (t=${thr}) | ${kind} | ${pct(mean(s.raw.em))} | ${pct(mean(s.heal.em))} | ${delta(s.heal.em, s.raw.em)} | ` +
       `${pct(mean(s.raw.es))} | ${pct(mean(s.heal.es))} | ${delta(s.heal.es, s.raw.es)} |`);
+  }
+}
+if (KINDS.includes('word') && KINDS.includes('indent')) {
+  const continues = (text) => /^[\p{L}\p{N}_]/u.test(text);
+  const typed = tasks.map((t) => t.kinds.word.prompt.slice(t.kinds.indent.prompt.length));
+  // Where the dense model would itself write the word: its healed line at the indent cursor starts with the typed part.
+  const wanted = tasks.map((_, i) => texts.dense.indent.heal[i].startsWith(typed[i]));
+  const share = (xs) => `${pct(mean(xs.map((x) => (x ? 1 : 0))))}% (${xs.filter(Boolean).length}/${xs.length})`;
+  console.log('\n| model | mode | mid-word suggestion continues the word: all word tasks | where dense\'s own line has that word |');
+  console.log('|---|---|---|---|');
+  for (const [name] of thresholds) for (const mode of ['raw', 'heal']) {
+    const c = texts[name].word[mode].map(continues);
+    console.log(`| ${name} | ${mode} | ${share(c)} | ${share(c.filter((_, i) => wanted[i]))} |`);
   }
 }
 console.log(`\n${tasks.length * KINDS.length * 2 * thresholds.length} completions in ${seconds.toFixed(0)} s`);
