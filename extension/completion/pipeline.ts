@@ -69,9 +69,10 @@ export function delay(ms: number, signal: AbortSignal): Promise<boolean> {
 /**
  * Engine time after which what has streamed is shown even if its line is not complete; the rest still comes (see
  * `refined`). llama.vscode caps prediction time the same way. Chosen with scripts/bench/keystroke.mjs: on the shared
- * 2-core benchmark machine a step takes 15–35 ms, so a line of 10–20 tokens often misses a 600 ms budget.
+ * 2-core benchmark machine a step takes 15–35 ms, so a line of 10–20 tokens often misses a 600 ms budget. 150 rather
+ * than 200: keystroke → ghost text p50 267 vs 319 ms on a quiet machine, and the line completes sooner too (§0f).
  */
-export const FIRST_TEXT_MS = 200;
+export const FIRST_TEXT_MS = 150;
 
 export class CompletionPipeline {
   readonly cache = new CompletionCache();

@@ -78,13 +78,21 @@ export class EngineClient extends EventEmitter {
   complete(request: CompleteRequest, hooks: CompleteHooks = {}): Promise<CompleteResult> {
     const id = this.nextId++;
     const { signal, onToken } = hooks;
+    // Aborted before it was sent: it never runs. (Sent with a cancel right behind it, the engine could see the two
+    // messages in separate reads and start the request before the cancel arrives.)
+    if (signal?.aborted) {
+      if (!this.isRunning) return Promise.reject(this.crashed ?? new Error('engine is stopped; call restart()'));
+      return Promise.resolve({ text: '', tokens: [], finishReason: 'cancelled', threshold: request.threshold ?? NaN, timings: {
+        reusedTokens: 0, prefillTokens: 0, prefillMs: 0, decodeTokens: 0, decodeMs: 0, decodeTokPerS: NaN, totalMs: 0,
+        draftedTokens: 0, acceptedTokens: 0 } });
+    }
     const onAbort = () => { if (this.pending.has(id)) this.post({ type: 'cancel', id }); };
     const { request: sent, prefixCut } = this.clip(request);
     const result = this.request<CompleteResult>({ type: 'complete', id, request: sent }, onToken,
       () => signal?.removeEventListener('abort', onAbort));
     const p = this.pending.get(id);
     if (p) { p.tokens = []; p.prefixCut = prefixCut; }
-    if (signal?.aborted) onAbort(); else signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     return result;
   }
 
