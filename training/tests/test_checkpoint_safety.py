@@ -2,7 +2,6 @@
 that carries a callable is refused with a clear message, and the checkpoints the toolkit writes still resume."""
 import pathlib
 
-import numpy as np
 import pytest
 import torch
 
@@ -22,16 +21,6 @@ class Planted:
 
     def __reduce__(self):
         return (pathlib.Path.touch, (self.marker,))
-
-
-@pytest.fixture()
-def corpus(tmp_path):
-    d = tmp_path / "corpus"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 3000), ("val", 600), ("test", 600)):
-        np.save(d / f"{split}.npy", rng.integers(0, 256, n).astype(np.uint16))
-    return d
 
 
 def make_cfg(tmp_path, corpus, name="run"):

@@ -2,7 +2,6 @@
 resume == uninterrupted, delta folder contents, LoRA-only reference runs."""
 import json
 
-import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -10,16 +9,6 @@ from safetensors.torch import load_file
 from skipgpt.config import ConfigError, DataConfig, Stage1Config, Stage2Config, TrainConfig, load_static_mask
 from skipgpt.model import SkipLlama, tiny_llama
 from skipgpt.train import add_lora, sparsity_term, stage1_step, stage2_step, train
-
-
-@pytest.fixture()
-def corpus(tmp_path):
-    d = tmp_path / "corpus"
-    d.mkdir()
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 5000), ("val", 800), ("test", 800)):
-        np.save(d / f"{split}.npy", rng.integers(0, 256, n).astype(np.uint16))
-    return d
 
 
 def make_cfg(tmp_path, corpus, name="run", **kw):
