@@ -17,6 +17,8 @@ COMMANDS = [
     "evaluate",
     "llamacpp_compare",  # command: compare-llamacpp
     "forecast_cli",  # command: forecast (fit | eval)
+    "nextline",  # command: nextline-tasks
+    "curve",
 ]
 
 

@@ -82,6 +82,9 @@ class Stage2Config:
     threshold: float = 0.5
     grad_clip: float = 1.0
     save_dtype: str = "float16"  # LoRA weights on disk: fp16 halves the folder (~4 MB for SmolLM2-135M)
+    # Weight w of distillation from the dense base (adapters off, every sublayer run): loss = (1 − w)·CE +
+    # w·KL(dense ‖ routed) per token. 0 = SkipGPT's recipe (CE only). The teacher costs one no-grad forward per step.
+    distill: float = 0.0
 
     def validate(self) -> None:
         _check(self.steps >= 1, f"stage2.steps must be >= 1, got {self.steps}")
@@ -92,6 +95,7 @@ class Stage2Config:
         _check(bool(self.target_modules), "stage2.target_modules must name at least one module")
         _check(0.0 <= self.threshold <= 1.0, f"stage2.threshold must be in [0, 1], got {self.threshold}")
         _check(self.save_dtype in ("float16", "float32"), "stage2.save_dtype must be float16 or float32")
+        _check(0.0 <= self.distill <= 1.0, f"stage2.distill must be in [0, 1], got {self.distill}")
 
 
 @dataclass
@@ -101,6 +105,9 @@ class TrainConfig:
     base: str = "default"
     static_mask_file: str | None = None  # kind=static: {"executed": [[attn, mlp], ...]} per layer
     skip_stage2: bool = False  # routed: routers only
+    # routed: take stage 1's routers from this delta folder (its routers.safetensors) instead of training them, so
+    # LoRA recipes can be compared on identical routers.
+    routers_from: str | None = None
     seed: int = 0
     threads: int = 2
     dtype: str = "float32"  # compute dtype of the frozen base; bfloat16 is ~2x faster on AVX512-BF16/AMX CPUs
@@ -116,6 +123,7 @@ class TrainConfig:
         _check(bool(self.name) and "/" not in self.name and not self.name.startswith("."),
                f"name must be a plain folder name, got {self.name!r}")
         _check(self.kind in ("routed", "dense", "static"), f"kind must be routed, dense or static, got {self.kind!r}")
+        _check(self.routers_from is None or self.kind == "routed", "routers_from needs kind=routed")
         _check(self.kind != "static" or bool(self.static_mask_file),
                "kind=static needs --static-mask-file (a static_mask.json from the ShortGPT code)")
         _check(self.dtype in ("float32", "bfloat16"), f"dtype must be float32 or bfloat16, got {self.dtype!r}")

@@ -86,14 +86,18 @@ class SkipLlama(nn.Module):
         tau: float = 1.0,
         threshold: float = 0.5,
         static_mask: torch.Tensor | None = None,
+        cache=None,
     ) -> RoutedOutput:
         """mode: dense (all run), gumbel (training: straight-through hard Gumbel sample at temperature tau),
-        hard (inference: run iff p_execute >= threshold), static (static_mask [L, 2] bool, ShortGPT-style)."""
+        hard (inference: run iff p_execute >= threshold), static (static_mask [L, 2] bool, ShortGPT-style).
+        cache: a transformers Cache for generation (nextline.py); input_ids continue after what it holds. Every
+        attention writes its K/V whether or not its output is used, as the exported graph does."""
         llama = self._llama()
         model = llama.model
         B, S = input_ids.shape
         h = model.embed_tokens(input_ids)
-        pos = torch.arange(S, device=input_ids.device).unsqueeze(0)
+        start = cache.get_seq_length() if cache is not None else 0
+        pos = torch.arange(start, start + S, device=input_ids.device).unsqueeze(0)
         pos_emb = model.rotary_emb(h, position_ids=pos)
         gates, probs = [], []
         for i, layer in enumerate(model.layers[: self.num_layers]):
@@ -102,7 +106,7 @@ class SkipLlama(nn.Module):
             g = self._gate(mode, la, lm, p, tau, threshold, static_mask, i, self.row_shard)
             xa = layer.input_layernorm(h)
             a, _ = layer.self_attn(
-                hidden_states=xa, attention_mask=None, position_ids=pos, position_embeddings=pos_emb,
+                hidden_states=xa, attention_mask=None, position_ids=pos, position_embeddings=pos_emb, cache=cache,
             )
             h = h + g[..., 0:1].to(a.dtype) * a
             if self.forecasters is not None:  # execute-or-approximate: a skipped sublayer adds its forecast

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from .config import ConfigError, DataConfig, Stage1Config, Stage2Config, TrainConfig, load_static_mask
 from .model import SkipLlama
@@ -40,11 +41,25 @@ def stage1_step(model: SkipLlama, cfg: Stage1Config, runtime: Runtime | None = N
     return step
 
 
-def stage2_step(model: SkipLlama, fwd: dict):
+def distill_kl(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean over tokens of KL(teacher ‖ student) over the vocabulary (both [B, S, V] logits)."""
+    s, t = student.float().log_softmax(-1).flatten(0, 1), teacher.float().log_softmax(-1).flatten(0, 1)
+    return F.kl_div(s, t, log_target=True, reduction="batchmean")
+
+
+def stage2_step(model: SkipLlama, fwd: dict, distill: float = 0.0, teacher: SkipLlama | None = None):
+    """CE on the data, or with `distill` = w > 0: (1 − w)·CE + w·KL(dense base ‖ routed). `teacher` is the unwrapped
+    SkipLlama whose peft base runs with its adapters disabled and every sublayer executed: the dense model the
+    routed one should imitate (its logits carry more than the one-hot next token, cf. the paper's recovery)."""
     def step(batch: torch.Tensor, i: int) -> StepResult:
         out = model(batch[:, :-1], **fwd)
         ce = lm_loss(out.logits, batch)
-        return StepResult(ce, float(ce.detach()), 1.0 - float(out.gates.float().mean()))
+        loss = ce
+        if distill > 0:
+            with torch.no_grad(), teacher.base.disable_adapter():
+                t = teacher(batch[:, :-1], mode="dense").logits
+            loss = (1.0 - distill) * ce + distill * distill_kl(out.logits, t)
+        return StepResult(loss, float(ce.detach()), 1.0 - float(out.gates.float().mean()))
     return step
 
 
@@ -107,7 +122,9 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
         done = run_dir / "stage1_routers.pt"
         for p in model.parameters():
             p.requires_grad_(False)
-        if resume and done.is_file():  # stage 1 finished in an earlier call
+        if cfg.routers_from:  # stage 1 taken from another delta folder (same routers, another LoRA recipe)
+            stats1 = load_routers_from(model, Path(cfg.routers_from))
+        elif resume and done.is_file():  # stage 1 finished in an earlier call
             saved = load_checkpoint(done)
             model.load_router_state_dict(saved["routers"])
             stats1 = saved["stats"]
@@ -150,7 +167,8 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
         torch.manual_seed(cfg.seed + 1)
         add_lora(model, s2)
         rt.shard_lora_dropout(model, d.batch_size)  # data-parallel: masks drawn for the global batch
-        st, finished = run_stage("stage2", model, train_stream, stage2_step(rt.wrap(model), fwd), steps=s2.steps,
+        step2 = stage2_step(rt.wrap(model), fwd, s2.distill, model)
+        st, finished = run_stage("stage2", model, train_stream, step2, steps=s2.steps,
                                  make_sched=cosine_with_warmup(s2.steps, s2.warmup_frac), lr=s2.lr,
                                  weight_decay=s2.weight_decay, grad_clip=s2.grad_clip,
                                  ckpt_path=run_dir / "stage2.ckpt", stop_after=stop_after, **common)
@@ -164,6 +182,20 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
     if rt.is_main:
         write_deltas(cfg, model, base_info or {}, results, stage_meta, rt.describe())
     return results
+
+
+def load_routers_from(model: SkipLlama, folder: Path) -> dict:
+    """Loads folder/routers.safetensors; returns that run's stage-1 record (steps, tokens, wall time, val)."""
+    from safetensors.torch import load_file
+
+    f = folder / "routers.safetensors"
+    if not f.is_file():
+        raise ConfigError(f"--routers-from {folder}: no routers.safetensors there")
+    model.load_router_state_dict(load_file(str(f)))
+    stages = json.loads((folder / "config.json").read_text()).get("stages", {}) if (folder / "config.json").is_file() \
+        else {}
+    res = json.loads((folder / "results.json").read_text()) if (folder / "results.json").is_file() else {}
+    return {**stages.get("stage1", {}), **res.get("stages", {}).get("stage1", {}), "routers_from": str(folder)}
 
 
 def write_deltas(cfg: TrainConfig, model: SkipLlama, base_info: dict, results: dict, stage_meta: dict,
@@ -184,7 +216,7 @@ def write_deltas(cfg: TrainConfig, model: SkipLlama, base_info: dict, results: d
     config = {"format": "skipgpt-deltas", "version": 1, "training": cfg.to_dict(), "base": base_info,
               "seed": cfg.seed, "threads": cfg.threads,
               "runtime": runtime_info or {"device": "cpu", "world_size": 1},
-              "stages": {k: {x: v[x] for x in ("steps", "tokens_seen", "wall_s")} for k, v in stage_meta.items()},
+              "stages": {k: {x: v.get(x) for x in ("steps", "tokens_seen", "wall_s")} for k, v in stage_meta.items()},
               "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     (out / "config.json").write_text(json.dumps(config, indent=1))
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -212,6 +244,9 @@ def register(sub) -> None:
     p.add_argument("--lora-only", choices=["dense", "static"], help="reference run: LoRA only, no routers")
     p.add_argument("--static-mask-file", help="with --lora-only static: static_mask.json from the ShortGPT code")
     p.add_argument("--routers-only", action="store_true", help="stop after stage 1")
+    p.add_argument("--routers-from", help="delta folder whose routers.safetensors replaces stage 1")
+    p.add_argument("--distill", type=float, default=Stage2Config.distill,
+                   help="stage 2: weight w of KL(dense base || routed); loss = (1-w)*CE + w*KL (0 = CE only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
@@ -230,14 +265,15 @@ def register(sub) -> None:
 def run(args) -> int:
     cfg = TrainConfig(
         name=args.name, kind="routed" if not args.lora_only else args.lora_only, base=args.base,
-        static_mask_file=args.static_mask_file, skip_stage2=args.routers_only, seed=args.seed,
+        static_mask_file=args.static_mask_file, skip_stage2=args.routers_only, routers_from=args.routers_from,
+        seed=args.seed,
         threads=args.threads, dtype=args.dtype, device=args.device,
         checkpoint_every=args.checkpoint_every, deltas_dir=args.deltas_dir, runs_dir=args.runs_dir,
         data=DataConfig(corpus=args.corpus, seq_len=args.seq_len, batch_size=args.batch_size,
                         val_batches=args.val_batches),
         stage1=Stage1Config(steps=args.stage1_steps, target_skip=args.target_skip, alpha=args.alpha,
                             lr=args.stage1_lr, lr_schedule=args.stage1_lr_schedule),
-        stage2=Stage2Config(steps=args.stage2_steps))
+        stage2=Stage2Config(steps=args.stage2_steps, distill=args.distill))
     try:
         cfg.validate()
     except ConfigError as e:

@@ -131,3 +131,51 @@ def test_stage1_lr_schedule_constant_or_cosine(tmp_path, corpus):
     assert cos[0] == pytest.approx(1e-3) and all(a > b for a, b in zip(cos[1:], cos[2:])) and cos[-1] < 0.2e-3
     with pytest.raises(ConfigError, match="lr_schedule"):
         TrainConfig(name="x", stage1=Stage1Config(lr_schedule="step")).validate()
+
+
+def test_distill_weight_one_is_the_kl_to_the_dense_base():
+    """w = 1: the loss is KL(dense base ‖ routed); with adapters at their zero init and every sublayer run it is 0,
+    with routing it is > 0 and its gradient reaches the LoRA matrices only."""
+    torch.manual_seed(0)
+    m = SkipLlama(tiny_llama())
+    add_lora(m, Stage2Config())
+    m.eval()  # no LoRA dropout: the student equals the teacher exactly in dense mode
+    batch = torch.randint(0, 256, (2, 9))
+    same = stage2_step(m, {"mode": "dense"}, distill=1.0, teacher=m)(batch, 0)
+    assert float(same.loss) == pytest.approx(0.0, abs=1e-5)
+    static = torch.tensor([[False, True], [True, False]])
+    routed = stage2_step(m, {"mode": "static", "static_mask": static}, distill=1.0, teacher=m)(batch, 0)
+    assert float(routed.loss) > 1e-3
+    routed.loss.backward()
+    got = _grads(m)
+    assert got and all("lora_" in n for n in got)
+
+
+def test_distill_mixes_ce_and_kl():
+    torch.manual_seed(0)
+    m = SkipLlama(tiny_llama())
+    add_lora(m, Stage2Config())
+    m.eval()
+    batch = torch.randint(0, 256, (2, 9))
+    fwd = {"mode": "static", "static_mask": torch.tensor([[False, True], [True, True]])}
+    ce = float(stage2_step(m, fwd)(batch, 0).loss)
+    kl = float(stage2_step(m, fwd, distill=1.0, teacher=m)(batch, 0).loss)
+    mixed = float(stage2_step(m, fwd, distill=0.25, teacher=m)(batch, 0).loss)
+    assert mixed == pytest.approx(0.75 * ce + 0.25 * kl, rel=1e-5)
+
+
+def test_routers_from_reuses_another_runs_routers(tmp_path, corpus):
+    first = train(make_cfg(tmp_path, corpus, name="first", skip_stage2=True), base_model=tiny_llama(), progress=False)
+    src = tmp_path / "deltas" / "first"
+    cfg = make_cfg(tmp_path, corpus, name="second", routers_from=str(src))
+    cfg.stage2 = Stage2Config(steps=2, distill=0.5)
+    res = train(cfg, base_model=tiny_llama(), progress=False)
+    a, b = load_file(str(src / "routers.safetensors")), load_file(str(tmp_path / "deltas/second/routers.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert res["stages"]["stage1"]["tokens_seen"] == first["stages"]["stage1"]["tokens_seen"]
+    assert res["stages"]["stage1"]["routers_from"] == str(src)
+    saved = json.loads((tmp_path / "deltas/second/config.json").read_text())
+    assert saved["training"]["stage2"]["distill"] == 0.5 and saved["stages"]["stage2"]["steps"] == 2
+    with pytest.raises(ConfigError, match="routers.safetensors"):
+        train(make_cfg(tmp_path, corpus, name="third", routers_from=str(tmp_path)), base_model=tiny_llama(),
+              progress=False)
