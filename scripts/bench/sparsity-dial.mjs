@@ -4,17 +4,18 @@
 // repository's own TypeScript and Python sources instead: for each file, the cursor sits at the line start nearest
 // the middle and the prompt is the ~1,600 characters before it (what an editor request sends). Every target runs
 // every prompt (prefill, then greedy decode); prints target vs realised fraction of skipped sublayers, prefill and
-// decode apart, with the per-prompt range of the prefill rate.
+// decode apart, with the per-prompt range of the prefill rate, and decode tokens/s at each target beside dense
+// (threshold 0) in the same run — the speed column of the quality curve (training/skipgpt/curve_report.py).
 // Usage: node scripts/bench/sparsity-dial.mjs [--model DIR] [--targets 0.1,0.15,0.2,0.25,0.3,0.4] [--tokens 32]
-//        [--threads 2] [--chars 1600]   (needs `npm run build`: it runs the engine from out/)
+//        [--threads 2] [--chars 1600] [--json FILE]   (needs `npm run build`: it runs the engine from out/)
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { args, engine, machine, root, skipFractions } from './common.mjs';
 
 const a = args({ model: 'models/smollm2-135m-skip25-int8', targets: '0.1,0.15,0.2,0.25,0.3,0.4', tokens: '32',
-  threads: '2', chars: '1600' });
+  threads: '2', chars: '1600', json: '' });
 const targets = a.targets.split(',').map(Number), maxTokens = Number(a.tokens), chars = Number(a.chars);
 const FILES = ['extension/engine/generate.ts', 'extension/engine/runner.ts', 'extension/engine/kvcache.ts',
   'extension/engine/tokenizer.ts', 'training/skipgpt/model.py', 'training/skipgpt/train_loop.py',
@@ -47,16 +48,26 @@ const pct = (x) => `${(100 * x).toFixed(1)}%`;
 const signed = (x) => `${x >= 0 ? '+' : '−'}${(100 * Math.abs(x)).toFixed(1)}`;
 const both = (s) => (s.attn + s.mlp) / 2;
 console.log('| target | threshold | prefill skipped (attn / MLP) | prefill − target | prefill range over prompts | ' +
-  'decode skipped (attn / MLP) | decode − target |');
-console.log('|---|---|---|---|---|---|---|');
+  'decode skipped (attn / MLP) | decode − target | decode tok/s |');
+console.log('|---|---|---|---|---|---|---|---|');
 const rows = [];
+/** Decode tokens/s over all prompts: tokens ÷ time of the decode steps only (prefill excluded). */
+const rate = (ts) => (1000 * ts.reduce((x, t) => x + t.decodeTokens, 0)) / ts.reduce((x, t) => x + t.decodeMs, 0);
+const denseTimes = [];
+for (const { prompt } of prompts) {  // dense first: threshold 0 runs every sublayer
+  gen.reset();
+  denseTimes.push((await gen.complete({ prompt, threshold: 0, maxTokens, stop: [] })).timings);
+}
+const denseTokS = rate(denseTimes);
+console.log(`| 0 (dense) | 0 | 0% | | | 0% | | ${denseTokS.toFixed(1)} |`);
 for (const target of targets) {
   const map = sparsity.thresholdForSkipRate(runner.manifest, target);
-  const pre = [], dec = [], perPrompt = [];
+  const pre = [], dec = [], perPrompt = [], times = [];
   for (const { prompt } of prompts) {
     gen.reset();
     const r = await gen.complete({ prompt, skipRate: target, maxTokens, stop: [], tracePrompt: true });
     if (r.threshold !== map.threshold) throw new Error(`request ran at ${r.threshold}, mapping said ${map.threshold}`);
+    times.push(r.timings);
     pre.push(...r.prompt);
     perPrompt.push(both(skipFractions(r.prompt)));
     dec.push(...r.tokens.slice(1));  // tokens[0] came from the prefill's last row; the others from decode steps
@@ -64,13 +75,19 @@ for (const target of targets) {
   const p = skipFractions(pre), d = skipFractions(dec);
   const row = { target, threshold: map.threshold, clamped: map.clamped, prefill: both(p), prefillAttn: p.attn,
     prefillMlp: p.mlp, decode: both(d), decodeAttn: d.attn, decodeMlp: d.mlp, prefillTokens: pre.length,
-    decodeTokens: dec.length, min: Math.min(...perPrompt), max: Math.max(...perPrompt) };
+    decodeTokens: dec.length, min: Math.min(...perPrompt), max: Math.max(...perPrompt), decode_tok_s: rate(times) };
   rows.push(row);
   console.log(`| ${pct(target)}${map.clamped ? ` (${map.clamped} the calibrated ${pct(map.range[0])}–${pct(map.range[1])})` : ''} | ` +
     `${row.threshold.toPrecision(3)} | ${pct(row.prefill)} (${pct(p.attn)} / ${pct(p.mlp)}) | ${signed(row.prefill - target)} | ` +
-    `${pct(row.min)}–${pct(row.max)} | ${pct(row.decode)} (${pct(d.attn)} / ${pct(d.mlp)}) | ${signed(row.decode - target)} |`);
+    `${pct(row.min)}–${pct(row.max)} | ${pct(row.decode)} (${pct(d.attn)} / ${pct(d.mlp)}) | ${signed(row.decode - target)} | ` +
+    `${row.decode_tok_s.toFixed(1)} (${(row.decode_tok_s / denseTokS).toFixed(2)}× dense) |`);
 }
 const n = rows[0];
 console.log(`\nper target: ${n.prefillTokens} prefill tokens, ${n.decodeTokens} decode tokens (× ${runner.layers} layers × 2 sublayers)`);
 console.log(`json: ${JSON.stringify(rows)}`);
+if (a.json) {
+  writeFileSync(a.json, JSON.stringify({ command: `node scripts/bench/sparsity-dial.mjs ${process.argv.slice(2).join(' ')} ` +
+    `(repository at ${commit})`, machine: machine(Number(a.threads), 'cpu'), model: runner.manifest.name,
+  dense_decode_tok_s: denseTokS, targets: rows }, null, 1));
+}
 await runner.dispose();

@@ -19,6 +19,7 @@ COMMANDS = [
     "forecast_cli",  # command: forecast (fit | eval)
     "nextline",  # command: nextline-tasks
     "curve",
+    "curve_report",  # command: curve-report
 ]
 
 

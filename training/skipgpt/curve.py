@@ -12,6 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import platform
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -108,6 +111,13 @@ def run_row(model: SkipLlama, fwd: dict, windows: torch.Tensor, tasks, tokenizer
             "tasks": per_task, "ppl_wall_s": round(t1 - t0, 1), "nextline_wall_s": round(time.time() - t1, 1)}
 
 
+def _cpu() -> str:
+    try:
+        return next(ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
+
+
 def fingerprint(*parts) -> str:
     h = hashlib.sha256(str(CURVE_VERSION).encode())
     for p in parts:
@@ -145,7 +155,8 @@ def run(args) -> int:
     common = [info.sha256, tasks_sha, len(tasks), args.windows, args.seq_len, args.max_new]
 
     def save():
-        res.update(rows=rows, tasks_file=str(args.tasks), tasks_sha256=tasks_sha, n_tasks=len(tasks),
+        res.update(command="cd training && ../.venv/bin/python -m skipgpt curve " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+                   machine=f"{platform.machine()} {_cpu()}, no GPU",rows=rows, tasks_file=str(args.tasks), tasks_sha256=tasks_sha, n_tasks=len(tasks),
                    windows=args.windows, seq_len=args.seq_len, max_new=args.max_new, base=info.to_dict(),
                    threads=torch.get_num_threads())
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -164,9 +175,16 @@ def run(args) -> int:
               f"({rec['ppl_wall_s'] + rec['nextline_wall_s']:.0f}s)")
 
     rates = [r / 100 for r in args.rates]
+    pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}  # restored after each LoRA merge
     dense = SkipLlama(base).eval()
     if not args.skip_dense:
         do("dense", dense, {"mode": "dense"}, fingerprint(common, "dense"), {"system": "dense", "target": 0.0})
+    if args.dense_lora:  # the reference the perplexity goal names (a LoRA tuned on the dense model)
+        folder = Path(args.dense_lora)
+        dl = SkipLlama(PeftModel.from_pretrained(base, str(folder / "lora")).merge_and_unload()).eval()
+        do("dense+LoRA", dl, {"mode": "dense"}, fingerprint(common, delta_bytes(folder)),
+           {"system": "dense+LoRA", "target": 0.0, "delta": folder.name})
+        base.load_state_dict(pristine)
     if not args.skip_shortgpt:
         from .shortgpt import shortgpt_mask
 
@@ -177,7 +195,6 @@ def run(args) -> int:
             do(f"ShortGPT {r:.0%}", dense, {"mode": "static", "static_mask": m}, fingerprint(common, mask),
                {"system": "ShortGPT", "target": r})
     cal_wins, cal_names = calibration_windows(tok)
-    pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}
     for label, folder in (tuple(x.split("=", 1)) for x in args.routed):
         folder = Path(folder)
         llama = PeftModel.from_pretrained(base, str(folder / "lora")).merge_and_unload() \
@@ -220,6 +237,7 @@ def register(sub) -> None:
     p.add_argument("--seq-len", type=int, default=256)
     p.add_argument("--max-new", type=int, default=40)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--dense-lora", help="also score dense + this delta folder's LoRA (the perplexity goal's reference)")
     p.add_argument("--skip-dense", action="store_true")
     p.add_argument("--skip-shortgpt", action="store_true")
     p.add_argument("--no-reuse", dest="reuse", action="store_false")

@@ -64,7 +64,7 @@ def make_tasks(files: list, n: int, *, seed: int = 0, context_chars: int = 1200,
         for f in pool:
             if got >= quota[lang]:
                 break
-            lines = f.text.split("\n")
+            lines = f.text.replace("\r\n", "\n").split("\n")  # CRLF files: judge the line, not its "\r"
             ok = [i for i in range(8, len(lines)) if lines[i - 1].strip() and "\t" not in lines[i]
                   and MIN_TARGET_CHARS <= len(lines[i].strip()) and len(lines[i]) <= MAX_TARGET_CHARS]
             for i in sorted(rng.sample(ok, min(2, len(ok), quota[lang] - got))):
