@@ -94,6 +94,19 @@ def table(res: dict, speed: dict | None) -> tuple[str, list[str]]:
                          f"{r['exact_match'] / dense['exact_match']:.2f}× dense (goal ≥ 0.9: "
                          f"{'met' if em_ok else 'not met'}), perplexity {r['ppl'] / ref['ppl']:.2f}× "
                          f"{'dense+LoRA' if dl else 'dense'} (goal ≤ 1.10: {'met' if ppl_ok else 'not met'})")
+    for s in [x for x in systems(rows) if x != "ShortGPT"]:
+        em_ok, ppl_ok, n = 0, 0, 0
+        for t in targets:
+            r, sg = rows.get(f"{s} {t:.0%}"), rows.get(f"ShortGPT {t:.0%}")
+            if not (r and sg):
+                continue
+            n += 1
+            em_ok += paired_diff_ci(_em(r), _em(sg))[0] > 0
+            ppl_ok += ratio_ci(r["window_nll"], sg["window_nll"])[1] < 1
+        if n:
+            goals.append(f"{s} clearly better than ShortGPT at every rate (whole 95% interval on the better side): "
+                         f"exact match at {em_ok} of {n} rates, perplexity at {ppl_ok} of {n} "
+                         f"({'met' if em_ok == ppl_ok == n else 'not met'})")
     return "\n".join(out), goals
 
 

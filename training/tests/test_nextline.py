@@ -1,4 +1,5 @@
 """Next-line tasks and scoring (nextline.py), cached generation, and the curve's dial (curve.py)."""
+import math
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,32 @@ def test_paired_interval_covers_the_mean_difference():
     lo, hi = paired_diff_ci(a, b)
     assert lo <= 3 / 8 <= hi and hi > 0
     assert paired_diff_ci(a, a) == [0.0, 0.0]
+
+
+def _row(system, target, em, ppl, skip, n=10):
+    tasks = [{"em": i < round(em * n), "es": 0.5, "tokens": 3, "text": ""} for i in range(n)]
+    sk = {"count": skip, "params": skip, "attn": skip, "mlp": skip, "weights_read": skip}
+    return {"system": system, "target": target, "ppl": ppl, "window_nll": [math.log(ppl)] * 4, "skip": sk,
+            "nextline_skip_prefill": sk, "nextline_skip_decode": sk, "exact_match": em, "edit_similarity": 0.5,
+            "tasks": tasks}
+
+
+def test_curve_report_states_each_goal_from_the_rows(tmp_path):
+    from skipgpt.curve_report import markdown, plot
+
+    res = {"n_tasks": 10, "tasks_file": "t.jsonl", "tasks_sha256": "0" * 64, "windows": 4, "seq_len": 8, "max_new": 8,
+           "threads": 1, "rows": {
+               "dense": _row("dense", 0.0, 1.0, 10.0, 0.0), "dense+LoRA": _row("dense+LoRA", 0.0, 1.0, 9.5, 0.0),
+               "ShortGPT 20%": _row("ShortGPT", 0.2, 0.1, 30.0, 0.2), "ShortGPT 10%": _row("ShortGPT", 0.1, 0.3, 15, 0.1),
+               "routed 10%": _row("routed", 0.1, 0.5, 10.2, 0.09), "routed 20%": _row("routed", 0.2, 0.8, 12.0, 0.21),
+               "routed calibration": {"points": [], "wall_s": 1.0}}}
+    md = markdown(res, {"targets": [{"target": 0.2, "decode_tok_s": 30.0}]}, "img/curve.png")
+    assert "routed at 20% (21.0% skipped): exact match 0.80× dense (goal ≥ 0.9: not met), perplexity 1.26× " \
+           "dense+LoRA (goal ≤ 1.10: not met)" in md
+    assert "routed at 10%" not in md  # below 20% skipped: no goal
+    # 10%: EM 0.5 vs 0.3 on 10 tasks (2 tasks differ) is not clear; 20%: 0.8 vs 0.1, PPL 12 vs 30 on every window
+    assert "exact match at 1 of 2 rates, perplexity at 2 of 2 (not met)" in md
+    line = next(x for x in md.splitlines() if x.startswith("| 20% | routed |"))
+    assert "| 30.0 |" in line and "+0.700" in line and "0.40" in line  # speed, EM vs ShortGPT, PPL ratio
+    plot(res, tmp_path / "c.png")
+    assert (tmp_path / "c.png").stat().st_size > 10_000
