@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import platform
 import shlex
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .export.calibrate import threshold_for
 from .evaluate import REPO, perplexity, qo_params, skip_fractions, sublayer_params, token_windows
 from .model import SkipLlama
 from .nextline import complete, load_tasks, score
@@ -44,24 +44,6 @@ def calibrate(model: SkipLlama, windows: list[list[int]], grid: list[float]) -> 
         a, m = float(skipped[0]), float(skipped[1])
         points.append({"threshold": t, "skip": (a + m) / 2, "attn_skip": a, "mlp_skip": m})
     return points
-
-
-def threshold_for(points: list[dict], target: float) -> float:
-    """The engine's thresholdForSkipRate: running-maximum curve, linear interpolation in logit(threshold)."""
-    curve, best = [], 0.0
-    for p in points:
-        best = max(best, p["skip"])
-        if 0 < p["threshold"] < 1:
-            curve.append((p["threshold"], best))
-    if target <= curve[0][1]:
-        return curve[0][0]
-    if target >= curve[-1][1]:
-        return curve[-1][0]
-    i = next(i for i, (_, s) in enumerate(curve) if s >= target)
-    (ta, sa), (tb, sb) = curve[i - 1], curve[i]
-    logit = lambda t: math.log(t) - math.log1p(-t)  # noqa: E731
-    z = logit(ta) + (target - sa) / (sb - sa) * (logit(tb) - logit(ta))
-    return 1.0 / (1.0 + math.exp(-z))
 
 
 def calibration_windows(tokenizer, count: int = 4, window: int = 256) -> tuple[list[list[int]], list[str]]:

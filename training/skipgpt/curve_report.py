@@ -167,7 +167,14 @@ def markdown(res: dict, speed: dict | None, img_rel: str) -> str:
 
 
 def run(args) -> int:
-    res = json.loads(Path(args.results).read_text())
+    res = json.loads(Path(args.results[0]).read_text())
+    for extra in args.results[1:]:  # rows computed by another `curve` process (same tasks and windows required)
+        more = json.loads(Path(extra).read_text())
+        if (more["tasks_sha256"], more["windows"], more["seq_len"]) != (res["tasks_sha256"], res["windows"],
+                                                                       res["seq_len"]):
+            raise SystemExit(f"{extra}: other tasks or windows than {args.results[0]}; its rows are not comparable")
+        res["rows"].update({k: v for k, v in more["rows"].items() if k not in res["rows"]})
+        res["command"] += f"; {more['command']}"
     speed = json.loads(Path(args.speed).read_text()) if args.speed else None
     png = Path(args.img)
     plot(res, png)
@@ -179,7 +186,8 @@ def run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("curve-report", help="table, goals and plot of training/results/curve.json")
-    p.add_argument("--results", default=str(REPO / "training/results/curve.json"))
+    p.add_argument("--results", nargs="+", default=[str(REPO / "training/results/curve.json")],
+                   help="curve.json files; rows of later files are added (same tasks and windows)")
     p.add_argument("--speed", help="JSON from node scripts/bench/sparsity-dial.mjs --json FILE")
     p.add_argument("--img", default=str(REPO / "docs/img/curve.png"))
     p.add_argument("--doc", default=str(REPO / "docs/EVALUATION.md"))

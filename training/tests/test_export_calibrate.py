@@ -141,3 +141,27 @@ def test_build_without_calibration_text_still_builds(tmp_path, monkeypatch):
     _export(tmp_path / "m", calibrate=True)
     man = read_manifest(tmp_path / "m")
     assert man.router.calibration is None and man.integrity
+
+
+def test_default_skip_rate_sets_the_default_threshold_from_the_calibration(tmp_path):
+    from dataclasses import asdict
+
+    from skipgpt.export.calibrate import threshold_for
+    from skipgpt.export.deltas import BuildError
+
+    skip = routed_tiny(layers=2, vocab=384, router_std=1.0)
+    prov = Provenance(base_name="tiny", base_sha256=None, deltas=[Delta("r", "")], toolkit_version="t",
+                      exported_at="2026-01-01T00:00:00Z")
+    kw = dict(name="t", tokenizer_json=TOKENIZER, prompts={"a": [40, 41, 42]}, thresholds=[0.5], greedy_steps=2,
+              tokenizer_cases=[], provenance=prov, align=64, log=lambda *_: None, gpu_graph=False)
+    export_folder(skip, tmp_path / "m", default_skip_rate=0.2, **kw)
+    man = read_manifest(tmp_path / "m")
+    pts = [asdict(p) for p in man.router.calibration.points]
+    assert man.router.threshold_default == pytest.approx(threshold_for(pts, 0.2))
+    assert man.router.threshold_default != 0.5
+    # what the calibration predicts at that threshold is the rate asked for (inside the calibrated range)
+    lo = max((p for p in pts if 0 < p["threshold"] <= man.router.threshold_default), key=lambda p: p["threshold"])
+    hi = min((p for p in pts if p["threshold"] >= man.router.threshold_default), key=lambda p: p["threshold"])
+    assert lo["skip"] <= 0.2 + 1e-9 and hi["skip"] >= 0.2 - 1e-9
+    with pytest.raises(BuildError, match="calibration"):
+        export_folder(skip, tmp_path / "n", default_skip_rate=0.2, calibrate=False, **kw)

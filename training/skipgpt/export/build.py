@@ -9,6 +9,7 @@ import datetime
 import json
 import shutil
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from ..model import SkipLlama
@@ -55,10 +56,13 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
                   thresholds: list[float], greedy_steps: int, tokenizer_cases: list[dict], provenance: Provenance,
                   special: SpecialTokens | None = None, skip_mode: str = "gather", quant: str | None = None,
                   gguf_path: Path | None = None, align: int = 65536, logits_vocab: int = 16, log=print,
-                  verify: bool = True, gpu_graph: bool = True, calibrate: bool = True) -> Path:
+                  verify: bool = True, gpu_graph: bool = True, calibrate: bool = True,
+                  default_skip_rate: float | None = None) -> Path:
     """Export one SkipLlama into the empty folder `out` and check the ONNX model against the parity file.
     gpu_graph: also write model.gpu.onnx (skip mode "if", same weights file) for GPU providers (gpu_graph.py).
-    calibrate: measure skip rate vs threshold on held-out code into manifest router.calibration (calibrate.py)."""
+    calibrate: measure skip rate vs threshold on held-out code into manifest router.calibration (calibrate.py).
+    default_skip_rate: set router.threshold_default to the calibrated threshold of this rate (what the engine runs
+    when a request names neither threshold nor rate); None keeps the trained 0.5."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=False)
     t0 = time.time()
@@ -130,6 +134,14 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
             man.router.calibration = measure_calibration(out, weights.dims, log=log)
         except RuntimeError as e:  # e.g. a Python without standard-library sources: the model still works
             log(f"calibrate: skipped ({e}); this folder will take thresholds but refuse skip-rate requests")
+    if default_skip_rate is not None:
+        if man.router.calibration is None:
+            raise BuildError("--default-skip-rate needs the calibration (do not combine it with --no-calibrate)")
+        from .calibrate import threshold_for
+
+        man.router.threshold_default = threshold_for([asdict(p) for p in man.router.calibration.points],
+                                                     default_skip_rate)
+        log(f"default: {default_skip_rate:.0%} of sublayers skipped = threshold {man.router.threshold_default:.4g}")
     # Every file is final now: record size + hashes so the engine can detect a truncated or swapped file.
     man.integrity = {n: FileIntegrity(**v) for n, v in folder_integrity(out, man.files.names()).items()}
     man.write(out)
@@ -144,7 +156,8 @@ def export_folder(skip: SkipLlama, out: Path, *, name: str, tokenizer_json: Path
 
 
 def build(base: str, deltas: Path | None, out: Path, *, quant: str | None = None, name: str | None = None,
-          skip_mode: str = "gather", greedy_steps: int = 32, calibrate: bool = True, log=print) -> Path:
+          skip_mode: str = "gather", greedy_steps: int = 32, calibrate: bool = True,
+          default_skip_rate: float | None = None, log=print) -> Path:
     """CLI entry: load base, apply deltas, export, verify, then atomically move into `out`."""
     from ..loader import load_base, save_tokenizer_json
 
@@ -177,7 +190,7 @@ def build(base: str, deltas: Path | None, out: Path, *, quant: str | None = None
             prompts={k: enc(v) for k, v in REAL_PROMPTS.items()}, thresholds=[0.0, 0.5],
             greedy_steps=greedy_steps, tokenizer_cases=[{"text": t, "ids": enc(t)} for t in REAL_TOKENIZER_TEXTS],
             provenance=prov, special=special, skip_mode=skip_mode, quant=quant, logits_vocab=32, log=log,
-            calibrate=calibrate,
+            calibrate=calibrate, default_skip_rate=default_skip_rate,
             gguf_path=Path(info.source) if info.kind == "gguf" else None)
         if out.exists():
             out.rmdir()  # empty (checked above)

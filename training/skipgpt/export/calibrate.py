@@ -57,6 +57,25 @@ def windows_from(texts, encode, window: int) -> tuple[list[list[int]], list[str]
     return out, names
 
 
+def threshold_for(points: list[dict], target: float) -> float:
+    """The engine's thresholdForSkipRate (extension/engine/sparsity.ts) on points given as dicts with the
+    CalibrationPoint fields: running-maximum curve, linear interpolation in logit(threshold)."""
+    curve, best = [], 0.0
+    for p in points:
+        best = max(best, p["skip"])
+        if 0 < p["threshold"] < 1:
+            curve.append((p["threshold"], best))
+    if target <= curve[0][1]:
+        return curve[0][0]
+    if target >= curve[-1][1]:
+        return curve[-1][0]
+    i = next(i for i, (_, s) in enumerate(curve) if s >= target)
+    (ta, sa), (tb, sb) = curve[i - 1], curve[i]
+    logit = lambda t: math.log(t) - math.log1p(-t)  # noqa: E731
+    z = logit(ta) + (target - sa) / (sb - sa) * (logit(tb) - logit(ta))
+    return 1.0 / (1.0 + math.exp(-z))
+
+
 def measure(session, dims: Dims, windows: list[list[int]], grid: list[float], io: IONames | None = None,
             progress=None) -> list[CalibrationPoint]:
     """Prefill every window at every threshold of `grid`; skipped fraction = mean over tokens and layers of

@@ -24,7 +24,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         build(args.base, Path(args.deltas) if args.deltas else None, Path(args.out), quant=args.quant,
               name=args.name, skip_mode=args.skip_mode, greedy_steps=args.greedy_steps,
-              calibrate=not args.no_calibrate)
+              calibrate=not args.no_calibrate, default_skip_rate=args.default_skip_rate)
     except BuildError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -51,6 +51,9 @@ def register(sub) -> None:
     p.add_argument("--no-calibrate", action="store_true",
                    help="skip the skip-rate calibration (~1 min on 2 cores; without it the engine accepts only "
                         "thresholds, not skip rates; `python -m skipgpt calibrate --model DIR` adds it later)")
+    p.add_argument("--default-skip-rate", type=float, metavar="RATE",
+                   help="the model's default operating point as a skip rate (0.15 = 15%%): manifest "
+                        "router.threshold_default becomes the calibrated threshold for it (default: threshold 0.5)")
     p.set_defaults(func=_run)
     from .calibrate import register as register_calibrate
 
