@@ -55,10 +55,10 @@ export const DEFAULTS: SkipgptSettings = {
 
 /** Named sparsity levels offered by "SkipGPT: Set Sparsity": the router threshold, null = the model's default. */
 export function sparsityPresets(modelDefault: number | undefined): { label: string; threshold: number | null; detail: string }[] {
-  const trained = modelDefault === undefined ? 'the model\'s default' : `threshold ${modelDefault}`;
+  const trained = modelDefault === undefined ? 'the model\'s default' : `threshold ${+modelDefault.toPrecision(3)}`;
   return [
     { label: 'Dense', threshold: 0, detail: 'every sublayer runs (threshold 0)' },
-    { label: 'Trained (default)', threshold: null, detail: `the routers decide as trained (${trained}, from the model's manifest)` },
+    { label: 'Trained (default)', threshold: null, detail: `the model's own operating point (${trained}, from its manifest)` },
     { label: 'Sparser', threshold: 0.65, detail: 'skips more sublayers (threshold 0.65)' },
     { label: 'Aggressive', threshold: 0.8, detail: 'skips most uncertain sublayers (threshold 0.8)' },
   ];

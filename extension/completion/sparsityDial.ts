@@ -101,8 +101,9 @@ export function sparsityItems(model: ModelSparsity, s: DialSettings): { items: S
   };
   const [dense, ...rates] = RATE_PRESETS;
   const td = model.thresholdDefault;
-  const trained: SparsityItem = { label: 'As trained', description: td === undefined ? "the model's default threshold" : `threshold ${fmtThreshold(td)}`,
-    detail: td === undefined ? 'the routers decide as trained' : `the routers decide as trained: measured ${pct(expectedAt(cal, td) ?? 0)} skipped at the manifest's default threshold ${fmtThreshold(td)}`,
+  // The manifest's default threshold: 0.5 as trained, or the operating point the build chose (--default-skip-rate).
+  const trained: SparsityItem = { label: 'Model default', description: td === undefined ? "the model's default threshold" : `threshold ${fmtThreshold(td)}`,
+    detail: td === undefined ? 'the model\'s own operating point' : `the model's own operating point: measured ${pct(expectedAt(cal, td) ?? 0)} skipped at the manifest's default threshold ${fmtThreshold(td)}`,
     choice: { skipRate: null, threshold: null } };
   const items = [...rates.slice(0, 2).map((p) => rateItem(p.name, p.rate)), trained, ...rates.slice(2).map((p) => rateItem(p.name, p.rate)),
     rateItem(dense.name, dense.rate),

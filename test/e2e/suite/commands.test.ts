@@ -53,8 +53,8 @@ describe('commands', () => {
     await waitFor(() => /\d+ ms · \d+ tok\/s · skip \d+% \(target 30%\)/.test(api.host.status().text), 5000, 'status text: realised and target rate');
     console.log(`rate preset: status "${api.host.status().text}", threshold ${t.threshold}`);
     await revert(editor);
-    // "As trained" clears the target: the model's default threshold applies again.
-    await vscode.commands.executeCommand('skipgpt.setSparsity', { preset: 'As trained' });
+    // "Model default" clears the target: the model's default threshold applies again.
+    await vscode.commands.executeCommand('skipgpt.setSparsity', { preset: 'Model default' });
     assert.strictEqual(cfg().inspect('skipRate')?.globalValue, undefined);
     await waitFor(() => /Routing: threshold 0\.5\b/.test(api.host.status().tooltip), 5000, 'status tooltip back to the default threshold');
   });

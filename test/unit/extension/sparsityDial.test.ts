@@ -61,16 +61,16 @@ describe('sparsity dial (host)', () => {
     assert.deepStrictEqual([f.threshold, f.skipRate], [0.5, undefined]);
   });
 
-  it('Set Sparsity offers named rates with the expected rate and threshold, "As trained", and both custom inputs', () => {
+  it('Set Sparsity offers named rates with the expected rate and threshold, "Model default", and both custom inputs', () => {
     const { items, note } = sparsityItems(calibrated, DEFAULTS);
     assert.strictEqual(note, undefined);
     assert.deepStrictEqual(items.map((i) => i.label),
-      ['Light 10%', 'Balanced 20%', 'As trained', 'Fast 30%', 'Fastest 40%', 'Dense 0%', 'Custom skip rate…', 'Custom threshold…']);
+      ['Light 10%', 'Balanced 20%', 'Model default', 'Fast 30%', 'Fastest 40%', 'Dense 0%', 'Custom skip rate…', 'Custom threshold…']);
     const balanced = findItem(items, 'Balanced 20%')!;
     assert.deepStrictEqual(balanced.choice, { skipRate: 0.2 });
     assert.match(balanced.detail, /^expected 20% skipped at threshold 0\.269 \(calibrated/);
-    assert.match(findItem(items, 'As trained')!.detail, /measured 30% skipped at the manifest's default threshold 0\.5/);
-    assert.deepStrictEqual(findItem(items, 'As trained')!.choice, { skipRate: null, threshold: null });
+    assert.match(findItem(items, 'Model default')!.detail, /measured 30% skipped at the manifest's default threshold 0\.5/);
+    assert.deepStrictEqual(findItem(items, 'Model default')!.choice, { skipRate: null, threshold: null });
     assert.deepStrictEqual(findItem(items, 'dense')!.choice, { skipRate: 0 });
     assert.strictEqual(findItem(items, 'Custom skip rate')!.choice, 'custom-rate');
     assert.strictEqual(findItem(items, 'fast 30%')!.label, 'Fast 30%', 'labels match without case');
