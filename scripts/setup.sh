@@ -6,6 +6,9 @@ cd "$(dirname "$0")/.."
 export ORT_DISABLE_TELEMETRY=1 ONNXRUNTIME_NODE_INSTALL=skip
 # The default model: the deltas it is built from (docs/TRAINING.md, "Fourth session") and its folder under models/.
 DELTAS="${SKIPGPT_DELTAS:-smollm2-135m-skip25-long-lora6}"
+# Its default operating point: 10% of sublayers skipped, the highest rate where next-line completions stay within
+# noise of dense (docs/EVALUATION.md, "The curve"); users move it with the skipgpt.skipRate setting / Set Sparsity.
+SKIP_RATE="${SKIPGPT_DEFAULT_SKIP_RATE:-0.10}"
 MODEL="${SKIPGPT_MODEL:-smollm2-135m-skip25}"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
 
@@ -35,7 +38,8 @@ bash test/e2e/setup.sh
 build_model() {  # out-name [build flags...]
   local out="$1"; shift
   if [ -f "models/$out/manifest.json" ]; then echo "models/$out exists; delete it to rebuild"; return; fi
-  (cd training && ../.venv/bin/python -m skipgpt build --base default --deltas "deltas/$DELTAS" --out "../models/$out" "$@")
+  (cd training && ../.venv/bin/python -m skipgpt build --base default --deltas "deltas/$DELTAS" \
+    --default-skip-rate "$SKIP_RATE" --out "../models/$out" "$@")
 }
 step "default model, 8-bit: models/$MODEL-int8 (deltas/$DELTAS)"
 build_model "$MODEL-int8" --quant int8

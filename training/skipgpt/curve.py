@@ -136,8 +136,13 @@ def run(args) -> int:
     rows: dict = res.get("rows", {})
     common = [info.sha256, tasks_sha, len(tasks), args.windows, args.seq_len, args.max_new]
 
+    this_cmd = "cd training && ../.venv/bin/python -m skipgpt curve " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+    # Rows may come from several calls (each adds what it was asked for): keep every command that wrote rows.
+    commands = [c for c in res.get("command", "").split("; ") if c]
+    commands += [] if this_cmd in commands else [this_cmd]
+
     def save():
-        res.update(command="cd training && ../.venv/bin/python -m skipgpt curve " + " ".join(shlex.quote(a) for a in sys.argv[2:]),
+        res.update(command="; ".join(commands),
                    machine=f"{platform.machine()} {_cpu()}, no GPU",rows=rows, tasks_file=str(args.tasks), tasks_sha256=tasks_sha, n_tasks=len(tasks),
                    windows=args.windows, seq_len=args.seq_len, max_new=args.max_new, base=info.to_dict(),
                    threads=torch.get_num_threads())
