@@ -50,8 +50,11 @@ def table(res: dict, speed: dict | None) -> tuple[str, list[str]]:
     def tok_s(target):
         if not speed:
             return ""
+        if target == 0:
+            return f"{speed['dense_decode_tok_s']:.1f}" if "dense_decode_tok_s" in speed else ""
         hit = [p for p in speed.get("targets", []) if abs(p["target"] - target) < 1e-9]
-        return f"{hit[0]['decode_tok_s']:.1f}" if hit else ""
+        return f"{hit[0]['decode_tok_s']:.1f} ({hit[0]['decode_tok_s'] / speed['dense_decode_tok_s']:.2f}×)" \
+            if hit and speed.get("dense_decode_tok_s") else (f"{hit[0]['decode_tok_s']:.1f}" if hit else "")
 
     def line(name, r, target):
         sk = r["skip"]["count"]
@@ -68,8 +71,9 @@ def table(res: dict, speed: dict | None) -> tuple[str, list[str]]:
             es_s = f"{es - sg['edit_similarity']:+.3f} ({_ci(paired_diff_ci(_es(r), _es(sg)))})"
             rc = ratio_ci(r["window_nll"], sg["window_nll"])
             ppl_s = f"{r['ppl'] / sg['ppl']:.2f} ({_ci(rc, '{:.2f}')})"
-        speed_cell = tok_s(0.0) if name == "dense" else (tok_s(target) if r.get("system") not in
-                                                          ("ShortGPT", "dense+LoRA") else "")
+        # The speed bench ran one model (the speed file's `system`, default "routed"): only its rows get a speed.
+        speed_cell = tok_s(0.0) if name == "dense" else \
+            (tok_s(target) if speed and r.get("system") == speed.get("system", "routed") else "")
         tgt = "—" if target == 0 else f"{target:.0%}"
         out.append(f"| {tgt} | {name} | {sk:.1%} / {pre:.1%} / {dec:.1%} | {r['ppl']:.2f} "
                    f"({r['ppl'] / dense['ppl']:.2f}×) | {em:.3f} | {vs_d} | {es:.3f} | {es_d} | {vs_s} | {es_s} | "

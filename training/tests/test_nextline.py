@@ -134,13 +134,14 @@ def test_curve_report_states_each_goal_from_the_rows(tmp_path):
                "ShortGPT 20%": _row("ShortGPT", 0.2, 0.1, 30.0, 0.2), "ShortGPT 10%": _row("ShortGPT", 0.1, 0.3, 15, 0.1),
                "routed 10%": _row("routed", 0.1, 0.5, 10.2, 0.09), "routed 20%": _row("routed", 0.2, 0.8, 12.0, 0.21),
                "routed calibration": {"points": [], "wall_s": 1.0}}}
-    md = markdown(res, {"targets": [{"target": 0.2, "decode_tok_s": 30.0}]}, "img/curve.png")
+    md = markdown(res, {"dense_decode_tok_s": 25.0, "targets": [{"target": 0.2, "decode_tok_s": 30.0}]}, "img/curve.png")
     assert "routed at 20% (21.0% skipped): exact match 0.80× dense (edit similarity 1.00×; goal ≥ 0.9: not met), " \
            "perplexity 1.26× dense+LoRA (goal ≤ 1.10: not met)" in md
     assert "routed at 10%" not in md  # a target below 20%: no goal
     # 10%: EM 0.5 vs 0.3 on 10 tasks (2 tasks differ) is not clear; 20%: 0.8 vs 0.1, PPL 12 vs 30 on every window
     assert "exact match at 1 of 2 rates, edit similarity at 0 of 2, perplexity at 2 of 2 (not met)" in md
     line = next(x for x in md.splitlines() if x.startswith("| 20% | routed |"))
-    assert "| 30.0 |" in line and "+0.700" in line and "0.40" in line  # speed, EM vs ShortGPT, PPL ratio
+    assert "| 30.0 (1.20×) |" in line and "+0.700" in line and "0.40" in line  # speed, EM vs ShortGPT, PPL ratio
+    assert next(x for x in md.splitlines() if x.startswith("| — | dense |")).endswith("| 25.0 |")
     plot(res, tmp_path / "c.png")
     assert (tmp_path / "c.png").stat().st_size > 10_000
