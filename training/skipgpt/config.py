@@ -108,6 +108,7 @@ class TrainConfig:
     # routed: take stage 1's routers from this delta folder (its routers.safetensors) instead of training them, so
     # LoRA recipes can be compared on identical routers.
     routers_from: str | None = None
+    lora_from: str | None = None  # stage 2 continues from this delta folder's lora/ adapter instead of a fresh one
     seed: int = 0
     threads: int = 2
     dtype: str = "float32"  # compute dtype of the frozen base; bfloat16 is ~2x faster on AVX512-BF16/AMX CPUs

@@ -87,6 +87,20 @@ def add_lora(model: SkipLlama, cfg: Stage2Config) -> None:
     model.base = get_peft_model(model.base, lcfg)  # freezes everything but the LoRA matrices
 
 
+def load_lora(model: SkipLlama, folder: Path) -> None:
+    """Continue from another run's adapter (folder/lora): its LoRA matrices become trainable again, in fp32."""
+    from peft import PeftModel
+
+    if not (folder / "lora").is_dir():
+        raise ConfigError(f"--lora-from {folder}: no lora/ adapter there")
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.base = PeftModel.from_pretrained(model.base, str(folder / "lora"), is_trainable=True)
+    for n, p in model.base.named_parameters():
+        if "lora_" in n:
+            p.data = p.data.float()  # saved as fp16; the optimizer works in fp32 as for a fresh adapter
+
+
 def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, resume: bool = False,
           stop_after: int | None = None, progress: bool = True, runtime: Runtime | None = None,
           deadline: float | None = None) -> dict | None:
@@ -165,7 +179,10 @@ def train(cfg: TrainConfig, *, base_model=None, base_info: dict | None = None, r
     if not cfg.skip_stage2:
         # Re-seed so LoRA init and dropout do not depend on whether stage 1 ran in this call (resume).
         torch.manual_seed(cfg.seed + 1)
-        add_lora(model, s2)
+        if cfg.lora_from:
+            load_lora(model, Path(cfg.lora_from))
+        else:
+            add_lora(model, s2)
         rt.shard_lora_dropout(model, d.batch_size)  # data-parallel: masks drawn for the global batch
         step2 = stage2_step(rt.wrap(model), fwd, s2.distill, model)
         st, finished = run_stage("stage2", model, train_stream, step2, steps=s2.steps,
@@ -245,6 +262,7 @@ def register(sub) -> None:
     p.add_argument("--static-mask-file", help="with --lora-only static: static_mask.json from the ShortGPT code")
     p.add_argument("--routers-only", action="store_true", help="stop after stage 1")
     p.add_argument("--routers-from", help="delta folder whose routers.safetensors replaces stage 1")
+    p.add_argument("--lora-from", help="stage 2 starts from this delta folder's lora/ adapter (more steps on a run)")
     p.add_argument("--distill", type=float, default=Stage2Config.distill,
                    help="stage 2: weight w of KL(dense base || routed); loss = (1-w)*CE + w*KL (0 = CE only)")
     p.add_argument("--seed", type=int, default=0)
@@ -266,6 +284,7 @@ def run(args) -> int:
     cfg = TrainConfig(
         name=args.name, kind="routed" if not args.lora_only else args.lora_only, base=args.base,
         static_mask_file=args.static_mask_file, skip_stage2=args.routers_only, routers_from=args.routers_from,
+        lora_from=args.lora_from,
         seed=args.seed,
         threads=args.threads, dtype=args.dtype, device=args.device,
         checkpoint_every=args.checkpoint_every, deltas_dir=args.deltas_dir, runs_dir=args.runs_dir,

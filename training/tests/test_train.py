@@ -179,3 +179,24 @@ def test_routers_from_reuses_another_runs_routers(tmp_path, corpus):
     with pytest.raises(ConfigError, match="routers.safetensors"):
         train(make_cfg(tmp_path, corpus, name="third", routers_from=str(tmp_path)), base_model=tiny_llama(),
               progress=False)
+
+
+def test_lora_from_continues_another_runs_adapter(tmp_path, corpus):
+    train(make_cfg(tmp_path, corpus, name="first"), base_model=tiny_llama(), progress=False)
+    src = tmp_path / "deltas" / "first"
+    m = SkipLlama(tiny_llama())
+    from skipgpt.train import load_lora
+
+    load_lora(m, src)
+    saved = load_file(str(src / "lora" / "adapter_model.safetensors"))
+    got = {n: p for n, p in m.base.named_parameters() if "lora_" in n}
+    assert got and all(p.requires_grad and p.dtype == torch.float32 for p in got.values())
+    for k, v in saved.items():  # peft names: ...lora_A.weight on disk, ...lora_A.default.weight in the model
+        match = [p for n, p in got.items() if n.endswith(k.split("base_model.model.", 1)[1].replace(
+            ".weight", ".default.weight"))]
+        assert len(match) == 1 and torch.equal(match[0].detach(), v.float())
+    res = train(make_cfg(tmp_path, corpus, name="second", routers_from=str(src), lora_from=str(src)),
+                base_model=tiny_llama(), progress=False)
+    assert res["stages"]["stage2"]["steps"] == 3
+    with pytest.raises(ConfigError, match="lora/"):
+        load_lora(SkipLlama(tiny_llama()), tmp_path)
