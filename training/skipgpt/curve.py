@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .export.calibrate import threshold_for
 from .evaluate import REPO, perplexity, qo_params, skip_fractions, sublayer_params, token_windows
+from .export.calibrate import threshold_for
+from .export.deltas import deltas_applied
 from .model import SkipLlama
 from .nextline import complete, load_tasks, score
 
@@ -52,16 +53,6 @@ def calibration_windows(tokenizer, count: int = 4, window: int = 256) -> tuple[l
     wins, names = windows_from(held_out_files(count * 2), lambda t: tokenizer(t, add_special_tokens=False)["input_ids"],
                                window)
     return wins[:count], names[:count]
-
-
-# ---------------------------------------------------------------- statistics
-
-def paired_diff_ci(a: list[float], b: list[float], n: int = 2000, seed: int = 0) -> list[float]:
-    """95% paired-bootstrap interval of mean(a) − mean(b) over items (tasks)."""
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
-    lo, hi = np.percentile(d[idx].mean(axis=1), [2.5, 97.5])
-    return [float(lo), float(hi)]
 
 
 # ---------------------------------------------------------------- one row
@@ -117,10 +108,7 @@ def delta_bytes(folder: Path) -> bytes:
 # ---------------------------------------------------------------- CLI
 
 def run(args) -> int:
-    from peft import PeftModel
-
     from .export.calibrate import thresholds
-    from .export.deltas import load_safetensors
     from .loader import load_base
 
     torch.set_num_threads(args.threads)
@@ -142,9 +130,8 @@ def run(args) -> int:
     commands += [] if this_cmd in commands else [this_cmd]
 
     def save():
-        res.update(command="; ".join(commands),
-                   machine=f"{platform.machine()} {_cpu()}, no GPU",rows=rows, tasks_file=str(args.tasks), tasks_sha256=tasks_sha, n_tasks=len(tasks),
-                   windows=args.windows, seq_len=args.seq_len, max_new=args.max_new, base=info.to_dict(),
+        res.update(command="; ".join(commands), machine=f"{platform.machine()} {_cpu()}, no GPU", rows=rows,
+                   tasks_file=str(args.tasks), tasks_sha256=tasks_sha, n_tasks=len(tasks), windows=args.windows, seq_len=args.seq_len, max_new=args.max_new, base=info.to_dict(),
                    threads=torch.get_num_threads())
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(res, indent=1) + "\n")
@@ -162,16 +149,14 @@ def run(args) -> int:
               f"({rec['ppl_wall_s'] + rec['nextline_wall_s']:.0f}s)")
 
     rates = [r / 100 for r in args.rates]
-    pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}  # restored after each LoRA merge
     dense = SkipLlama(base).eval()
     if not args.skip_dense:
         do("dense", dense, {"mode": "dense"}, fingerprint(common, "dense"), {"system": "dense", "target": 0.0})
     if args.dense_lora:  # the reference the perplexity goal names (a LoRA tuned on the dense model)
         folder = Path(args.dense_lora)
-        dl = SkipLlama(PeftModel.from_pretrained(base, str(folder / "lora")).merge_and_unload()).eval()
-        do("dense+LoRA", dl, {"mode": "dense"}, fingerprint(common, delta_bytes(folder)),
-           {"system": "dense+LoRA", "target": 0.0, "delta": folder.name})
-        base.load_state_dict(pristine)
+        with deltas_applied(base, folder) as dl:
+            do("dense+LoRA", dl, {"mode": "dense"}, fingerprint(common, delta_bytes(folder)),
+               {"system": "dense+LoRA", "target": 0.0, "delta": folder.name})
     if not args.skip_shortgpt:
         from .shortgpt import shortgpt_mask
 
@@ -184,25 +169,20 @@ def run(args) -> int:
     cal_wins, cal_names = calibration_windows(tok)
     for label, folder in (tuple(x.split("=", 1)) for x in args.routed):
         folder = Path(folder)
-        llama = PeftModel.from_pretrained(base, str(folder / "lora")).merge_and_unload() \
-            if (folder / "lora").is_dir() else base
-        model = SkipLlama(llama).eval()
-        model.load_router_state_dict(load_safetensors(folder / "routers.safetensors"))
         key = delta_bytes(folder)
-        cal = rows.get(f"{label} calibration")
-        if not cal or cal.get("fingerprint") != fingerprint(common, key, cal_wins):
-            t0 = time.time()
-            cal = {"points": calibrate(model, cal_wins, thresholds()), "windows": cal_names,
-                   "fingerprint": fingerprint(common, key, cal_wins), "wall_s": round(time.time() - t0, 1)}
-            rows[f"{label} calibration"] = cal
-            save()
-            print(f"{label}: calibrated in {cal['wall_s']}s")
-        for r in rates:
-            t = threshold_for(cal["points"], r)
-            do(f"{label} {r:.0%}", model, {"mode": "hard", "threshold": t}, fingerprint(common, key, t),
-               {"system": label, "target": r, "threshold": t, "delta": folder.name})
-        if llama is not base:
-            base.load_state_dict(pristine)
+        with deltas_applied(base, folder) as model:
+            cal = rows.get(f"{label} calibration")
+            if not cal or cal.get("fingerprint") != fingerprint(common, key, cal_wins):
+                t0 = time.time()
+                cal = {"points": calibrate(model, cal_wins, thresholds()), "windows": cal_names,
+                       "fingerprint": fingerprint(common, key, cal_wins), "wall_s": round(time.time() - t0, 1)}
+                rows[f"{label} calibration"] = cal
+                save()
+                print(f"{label}: calibrated in {cal['wall_s']}s")
+            for r in rates:
+                t = threshold_for(cal["points"], r)
+                do(f"{label} {r:.0%}", model, {"mode": "hard", "threshold": t}, fingerprint(common, key, t),
+                   {"system": label, "target": r, "threshold": t, "delta": folder.name})
     res["wall_s_this_run"] = round(time.time() - t_start, 1)
     save()
     print(f"wrote {out}")

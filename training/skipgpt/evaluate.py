@@ -130,14 +130,25 @@ def perplexity(model: SkipLlama, windows: torch.Tensor, batch: int = 4, **fwd) -
             "skip_rate": (1.0 - executed / seen).tolist()}
 
 
+def _bootstrap_mean_diffs(a: list[float], b: list[float], n: int, seed: int) -> np.ndarray:
+    """n paired-bootstrap resamples of mean(a − b): items (windows, tasks) are drawn with replacement, pairs kept."""
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
+    return d[idx].mean(axis=1)
+
+
 def ratio_ci(a: list[float], b: list[float], n: int = 2000, seed: int = 0) -> list[float] | None:
     """95% paired-bootstrap interval of PPL_a / PPL_b over windows (windows have equal token counts, so
     PPL = exp(mean window NLL)); resampling windows keeps each pair of rows on the same text."""
     if not a or len(a) != len(b):
         return None
-    d = np.asarray(a) - np.asarray(b)
-    idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
-    lo, hi = np.percentile(np.exp(d[idx].mean(axis=1)), [2.5, 97.5])
+    lo, hi = np.percentile(np.exp(_bootstrap_mean_diffs(a, b, n, seed)), [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def paired_diff_ci(a: list[float], b: list[float], n: int = 2000, seed: int = 0) -> list[float]:
+    """95% paired-bootstrap interval of mean(a) − mean(b) over items (e.g. next-line tasks, curve.py)."""
+    lo, hi = np.percentile(_bootstrap_mean_diffs(a, b, n, seed), [2.5, 97.5])
     return [float(lo), float(hi)]
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from .evaluate import REPO, perplexity, qo_params, ratio_ci, skip_fractions, sublayer_params, token_windows
+from .export.deltas import deltas_applied
 from .forecast import FILE, fit_forecasters, fit_windows, load_forecasters
 from .model import SkipLlama
 
@@ -72,13 +73,11 @@ def run_eval(args) -> int:
     t0 = time.time()
     base, _tok, _info = load_base(args.base)
     params, qo = sublayer_params(base), qo_params(base)
-    pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}
     windows = token_windows(Path(args.corpus) / "test.npy", args.windows, args.seq_len)
     rows = []
     if args.dense_deltas:
-        dense = _routed(base, Path(args.dense_deltas))  # LoRA-only deltas: always-execute routers
-        rows.append(_row(dense, windows, "dense+LoRA", args.batch, params, qo, mode="dense"))
-        base.load_state_dict(pristine)
+        with deltas_applied(base, Path(args.dense_deltas)) as dense:  # LoRA-only deltas: always-execute routers
+            rows.append(_row(dense, windows, "dense+LoRA", args.batch, params, qo, mode="dense"))
     folder = Path(args.deltas)
     skip = _routed(base, folder)
     files = [Path(f) for f in args.forecasters] or [folder / FILE]

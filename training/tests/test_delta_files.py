@@ -62,3 +62,30 @@ def test_build_cli_prints_the_error_without_a_traceback(tmp_path, capsys):
     rc = main(["build", "--base", str(tmp_path / "no-base"), "--deltas", str(d), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert rc == 1 and "routers.safetensors is not a safetensors file" in err and "Traceback" not in err
+
+
+def test_deltas_applied_merges_lora_then_restores_the_base(tmp_path, corpus):
+    """One loaded base serves several delta folders (curve.py, forecast_cli.py): inside the context the LoRA is
+    merged and the routers loaded; afterwards the base's weights are bit-identical to before, even on an error."""
+    from skipgpt.config import DataConfig, Stage1Config, Stage2Config, TrainConfig
+    from skipgpt.export.deltas import deltas_applied
+    from skipgpt.train import train
+
+    cfg = TrainConfig(name="r", deltas_dir=str(tmp_path / "deltas"), runs_dir=str(tmp_path / "runs"), threads=1,
+                      data=DataConfig(corpus=str(corpus), seq_len=16, batch_size=2, val_batches=1),
+                      stage1=Stage1Config(steps=2), stage2=Stage2Config(steps=2, lr=1e-2))
+    train(cfg, base_model=tiny_llama(), progress=False)
+    folder = tmp_path / "deltas" / "r"
+    base = tiny_llama()
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    with deltas_applied(base, folder) as skip:
+        merged = base.state_dict()
+        assert any(not torch.equal(merged[k], before[k]) for k in before)  # the LoRA is in the weights
+        routers = load_safetensors(folder / "routers.safetensors")
+        assert all(torch.equal(skip.router_state_dict()[k], routers[k]) for k in routers)
+    after = base.state_dict()
+    assert all(torch.equal(after[k], before[k]) for k in before)
+    with pytest.raises(RuntimeError, match="boom"):
+        with deltas_applied(base, folder):
+            raise RuntimeError("boom")
+    assert all(torch.equal(base.state_dict()[k], before[k]) for k in before)

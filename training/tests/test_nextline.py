@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from skipgpt.corpus import SourceFile
-from skipgpt.curve import calibrate, paired_diff_ci, threshold_for
+from skipgpt.curve import calibrate, threshold_for
+from skipgpt.evaluate import paired_diff_ci
 from skipgpt.model import SkipLlama, tiny_llama
 from skipgpt.nextline import complete, inserted_line, load_tasks, make_tasks, save_tasks, score
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -151,3 +152,17 @@ def apply_deltas(skip: SkipLlama, folder: Path, log=print) -> list[Delta]:
         used.append(Delta(f"{folder.name}/lora", sha256_of(weights) if weights else ""))
         log(f"lora: merged {lora}")
     return used
+
+
+@contextmanager
+def deltas_applied(base, folder: Path):
+    """A SkipLlama of `base` + the folder's deltas (routers, LoRA merged), assembled as `skipgpt build` does
+    (apply_deltas above); the merge changes `base` in place, so its weights are restored on exit and one
+    loaded base serves every row."""
+    pristine = {k: v.detach().clone() for k, v in base.state_dict().items()}
+    try:
+        skip = SkipLlama(base)
+        apply_deltas(skip, Path(folder), log=lambda *_: None)
+        yield skip.eval()
+    finally:
+        base.load_state_dict(pristine)
